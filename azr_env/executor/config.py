@@ -1,0 +1,71 @@
+"""Every knob of the executor, with its default, in one place (an omegaconf structured config)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from azr_env.errors import AZRConfigError
+
+Isolation = Literal["job", "worker"]
+
+DEFAULT_PRELOAD = [
+    # What AZR-style programs import. A sandbox process drops root before it runs anything, and
+    # may then be unable to read the Python install (e.g. one under /root), so these are imported
+    # while it still can; anything else a program imports must be readable by the sandbox uid.
+    "abc", "array", "bisect", "cmath", "collections", "collections.abc", "copy", "dataclasses",
+    "decimal", "enum", "fractions", "functools", "heapq", "itertools", "json", "math",
+    "numbers", "operator", "re", "statistics", "string", "textwrap", "typing", "unicodedata",
+    "encodings.idna", "encodings.ascii", "encodings.latin_1", "encodings.utf_16",
+    "encodings.utf_32", "encodings.cp1252",
+]
+
+
+@dataclass
+class ExecutorConfig:
+    """Configuration of `Executor`; every field is also a keyword argument of `Executor`."""
+
+    workers: int | None = None
+    """Sandbox processes run in parallel; None means one per CPU core."""
+    timeout_s: float = 10.0
+    """Wall-clock limit of one job (the reference implementation's 10 s)."""
+    memory_mb: int = 1024
+    """Address-space limit of one job process (RLIMIT_AS)."""
+    isolation: Isolation = "job"
+    """`job`: a fresh process per job (untrusted code). `worker`: jobs share a process
+    (trusted evaluation only: a job can alter what the next one sees)."""
+    max_output_chars: int = 1000
+    """A returned value whose repr is longer is an `error` (`output_too_long`), never truncated."""
+    max_frame_bytes: int = 1 << 20
+    """Largest result message accepted from a sandbox process."""
+    namespaces: bool = True
+    """Enter fresh network/mount/IPC/UTS namespaces where the kernel allows (as root)."""
+    sandbox_uid: int = 61000
+    """When started as root, worker slot i runs as uid/gid `sandbox_uid + i`."""
+    self_check: bool = True
+    """On start, check that a plain fork is refused inside the sandbox; refuse to run if not."""
+    unsafe_allow_unsandboxed: bool = False
+    """Run without seccomp when it cannot be installed. Only for code you trust."""
+    preload: list[str] = field(default_factory=lambda: list(DEFAULT_PRELOAD))
+
+    def validate(self) -> None:
+        """Raise `AZRConfigError` naming the field to change."""
+        if self.workers is not None and not 1 <= self.workers <= 256:
+            raise AZRConfigError(f"executor.workers must be between 1 and 256 (or None), got {self.workers}")
+        if not 0 < self.timeout_s <= 3600:
+            raise AZRConfigError(f"executor.timeout_s must be in (0, 3600] seconds, got {self.timeout_s}")
+        if not 32 <= self.memory_mb <= 1 << 20:
+            raise AZRConfigError(f"executor.memory_mb must be at least 32, got {self.memory_mb}")
+        if self.isolation not in ("job", "worker"):
+            raise AZRConfigError(f"executor.isolation must be 'job' or 'worker', got {self.isolation!r}")
+        if self.max_output_chars < 1:
+            raise AZRConfigError(f"executor.max_output_chars must be positive, got {self.max_output_chars}")
+        if self.max_frame_bytes < 4096:
+            raise AZRConfigError("executor.max_frame_bytes must be at least 4096")
+        if not 1 <= self.sandbox_uid < 2**31 - 512:
+            raise AZRConfigError(f"executor.sandbox_uid must be a positive uid, got {self.sandbox_uid}")
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1

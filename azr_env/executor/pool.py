@@ -1,0 +1,323 @@
+"""`Executor`: a pool of sandbox processes that runs model-written Python and keeps going.
+
+Sandbox processes start once and are reused (in `job` mode each job still gets a fresh process,
+forked from a confined zygote). A process that dies, or misses its deadline, is replaced and the
+pool goes on; the job is scored by what happened to it, and `infra` is kept for the executor's own
+failures, never the program's.
+"""
+
+from __future__ import annotations
+
+import secrets
+import select
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import fields, replace
+from typing import Any
+
+from .config import ExecutorConfig
+from .jobs import CallJob, CallManyJob, DeterminismJob, EvalJob, JobLike, ProbeJob, as_jobs
+from .process import SandboxProcess, SandboxStartError
+from .result import ExecResult, from_payload, infra
+from .sandbox import framing
+from .values import trees_equal
+
+JOB_MODE_GRACE_S = 5.0
+"""In `job` mode the zygote enforces the deadline; the pool waits this much longer before it
+decides the zygote itself is stuck."""
+
+WORKER_MODE_GRACE_S = 0.05
+
+
+class SandboxUnavailable(RuntimeError):
+    """Untrusted code cannot be confined here (not Linux, no pyseccomp, a failed self-check).
+
+    Pass `unsafe_allow_unsandboxed=True` to run anyway, only for code you trust.
+    """
+
+
+def _seccomp_available() -> str | None:
+    """None when seccomp can be used, else why not."""
+    if not sys.platform.startswith("linux"):
+        return f"seccomp needs Linux (this is {sys.platform})"
+    try:
+        import pyseccomp  # noqa: F401
+    except (ImportError, OSError) as exc:
+        return f"pyseccomp (and libseccomp) cannot be loaded: {exc}"
+    return None
+
+
+class Executor:
+    """Run Python programs in a seccomp sandbox; a context manager.
+
+    >>> with Executor(timeout_s=2) as ex:
+    ...     ex.run("def f(a):\\n    return a * 2", "21").value
+    '42'
+    """
+
+    def __init__(self, config: ExecutorConfig | None = None, **overrides: Any) -> None:
+        config = config or ExecutorConfig()
+        known = {f.name for f in fields(ExecutorConfig)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            from azr_env.errors import AZRConfigError
+
+            raise AZRConfigError(f"unknown executor option(s) {unknown}; known: {sorted(known)}")
+        for name, value in overrides.items():
+            setattr(config, name, value)
+        config.validate()
+        self.config = config
+        self._processes: list[SandboxProcess | None] = []
+        self._lock = threading.Lock()
+        self._seccomp = True
+        self.layers: dict[str, Any] = {}
+        if config.isolation == "worker":
+            warnings.warn(
+                "Executor(isolation='worker') runs jobs one after another in shared processes: a "
+                "job can alter what later jobs see. Use it for trusted evaluation only.",
+                stacklevel=2,
+            )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> Executor:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def started(self) -> bool:
+        return bool(self._processes)
+
+    def start(self) -> None:
+        """Start the sandbox processes and run the self-check (idempotent)."""
+        if self.started:
+            return
+        missing = _seccomp_available()
+        if missing is not None:
+            if not self.config.unsafe_allow_unsandboxed:
+                raise SandboxUnavailable(
+                    f"refusing to run untrusted code without a sandbox: {missing}. Pass "
+                    "unsafe_allow_unsandboxed=True only if you trust every program you run."
+                )
+            warnings.warn(f"running WITHOUT a seccomp sandbox: {missing}", stacklevel=2)
+            self._seccomp = False
+        try:
+            processes = [SandboxProcess(i, self.config, self._seccomp)
+                         for i in range(self.config.worker_count)]
+            self._processes = list(processes)
+            for process in processes:
+                process.wait_ready()
+        except SandboxStartError as exc:
+            self.close()
+            raise SandboxUnavailable(str(exc)) from None
+        self.layers = dict(processes[0].layers, isolation=self.config.isolation)
+        if self.config.self_check and self._seccomp:
+            verdict = self.run_batch([ProbeJob("fork")])[0]
+            if verdict.status != "forbidden":
+                self.close()
+                raise SandboxUnavailable(
+                    f"self-check failed: a plain fork was not refused inside the sandbox "
+                    f"(status {verdict.status}: {verdict.error}); refusing to run untrusted code"
+                )
+
+    def close(self) -> None:
+        """Stop every sandbox process."""
+        for process in self._processes:
+            if process is not None:
+                process.shutdown()
+        self._processes = []
+
+    def __del__(self) -> None:
+        if getattr(self, "_processes", None):
+            self.close()
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, program: str, args: str) -> ExecResult:
+        """Evaluate `f(<args>)` after `program`; the contract's single call."""
+        return self.run_batch([CallJob(program, args)])[0]
+
+    def run_many(self, program: str, inputs: Sequence[str]) -> list[ExecResult]:
+        """Run `f` on each input inside one sandboxed process; one result per input.
+
+        If the process as a whole fails (time or memory limit, a crash, a syntax error in the
+        program), every input gets that result.
+        """
+        outer = self.run_batch([CallManyJob(program, tuple(inputs))])[0]
+        if outer.ok and len(outer.items) == len(inputs):
+            return list(outer.items)
+        return [outer] * len(inputs)
+
+    def check_determinism(self, program: str, args: str, separate_processes: bool = False) -> ExecResult:
+        """Call `f(<args>)` twice and compare the values.
+
+        Returns the first call's result, or an `error` with reason `nondeterministic`. By default
+        both calls share one process (the reference's check); `separate_processes=True` also
+        catches programs whose output depends on the process (ids, addresses, fresh state).
+        """
+        if separate_processes:
+            first, second = self.run_batch([CallJob(program, args), CallJob(program, args)])
+        else:
+            outer = self.run_batch([DeterminismJob(program, args, 2)])[0]
+            if not outer.ok or len(outer.items) != 2:
+                return outer
+            first, second = outer.items
+        return determinism_verdict(first, second)
+
+    def evaluate(self, expression: str, program: str | None = None) -> ExecResult:
+        """Evaluate an answer expression (in the program's namespace, if given) to a value."""
+        return self.run_batch([EvalJob(expression, program)])[0]
+
+    def run_batch(self, jobs: Sequence[JobLike]) -> list[ExecResult]:
+        """Run jobs in parallel across the pool; results come back in the jobs' order."""
+        wires = [job.wire() for job in as_jobs(jobs)]
+        if not wires:
+            return []
+        with self._lock:
+            self.start()
+            return _Dispatch(self, wires).run()
+
+    def sandbox_report(self) -> dict[str, Any]:
+        """Which protections are active, and what each forbidden-operation probe returned."""
+        probes = ["fork", "exec", "socket", "write_file", "signal_parent"]
+        results = self.run_batch([ProbeJob(name) for name in probes])
+        return {
+            "seccomp": self._seccomp,
+            "layers": self.layers,
+            "probes": {name: r.status for name, r in zip(probes, results, strict=True)},
+        }
+
+    # -- process slots (used by _Dispatch) ---------------------------------------------------
+    def _process(self, slot: int) -> SandboxProcess:
+        process = self._processes[slot]
+        if process is None:
+            process = SandboxProcess(slot, self.config, self._seccomp)
+            process.wait_ready()
+            self._processes[slot] = process
+        return process
+
+    def _replace(self, slot: int) -> None:
+        process = self._processes[slot]
+        if process is not None:
+            process.kill()
+        self._processes[slot] = None
+
+
+def determinism_verdict(first: ExecResult, second: ExecResult) -> ExecResult:
+    """`first` if both calls returned equal values, else an error naming the difference."""
+    if not first.ok:
+        return first
+    if not second.ok:
+        return ExecResult("error", error=f"second call failed: {second.error}",
+                          reason="nondeterministic", duration_s=first.duration_s)
+    if not trees_equal(first.encoded, second.encoded):
+        return ExecResult("error", reason="nondeterministic", duration_s=first.duration_s,
+                          error=f"first call returned {first.value}, second {second.value}")
+    return first
+
+
+class _Dispatch:
+    """One `run_batch`: feed idle processes, collect results, replace what dies or hangs."""
+
+    def __init__(self, executor: Executor, wires: list[dict[str, Any]]) -> None:
+        self.executor = executor
+        self.config = executor.config
+        self.results: list[ExecResult | None] = [None] * len(wires)
+        self.queue = deque(enumerate(wires))
+        # slot -> (job index, nonce, started, deadline)
+        self.inflight: dict[int, tuple[int, str, float, float]] = {}
+        grace = JOB_MODE_GRACE_S if self.config.isolation == "job" else WORKER_MODE_GRACE_S
+        self.budget = self.config.timeout_s + grace
+
+    def run(self) -> list[ExecResult]:
+        slots = list(range(len(self.executor._processes)))
+        while self.queue or self.inflight:
+            for slot in slots:
+                if slot not in self.inflight and self.queue:
+                    self._submit(slot)
+            if self.inflight:
+                self._wait()
+        return [r if r is not None else infra("job was lost") for r in self.results]
+
+    def _submit(self, slot: int) -> None:
+        index, wire = self.queue.popleft()
+        try:
+            process = self.executor._process(slot)
+        except SandboxStartError as exc:
+            self.results[index] = infra(f"could not replace a sandbox process: {exc}")
+            return
+        nonce = secrets.token_hex(8)
+        started = time.monotonic()
+        if not process.send({"id": index, "job": dict(wire, nonce=nonce)}):
+            self.executor._replace(slot)
+            self.results[index] = infra("sandbox process was gone before the job was sent")
+            return
+        self.inflight[slot] = (index, nonce, started, started + self.budget)
+
+    def _wait(self) -> None:
+        now = time.monotonic()
+        timeout = max(0.0, min(deadline for *_, deadline in self.inflight.values()) - now)
+        by_fd = {self.executor._process(slot).from_fd: slot for slot in self.inflight}
+        ready, _, _ = select.select(list(by_fd), [], [], timeout)
+        for fd in ready:
+            self._read(by_fd[fd])
+        now = time.monotonic()
+        for slot, (index, _, started, deadline) in list(self.inflight.items()):
+            if now >= deadline:
+                self._finish(slot, index, self._overdue(), started, replace=True)
+
+    def _overdue(self) -> ExecResult:
+        if self.config.isolation == "worker":
+            return ExecResult("timeout", error="wall-clock limit exceeded", reason="time_limit")
+        return infra("the sandbox zygote stopped answering")
+
+    def _read(self, slot: int) -> None:
+        index, nonce, started, _ = self.inflight[slot]
+        process = self.executor._process(slot)
+        try:
+            messages, alive = process.read_available()
+        except framing.FrameError as exc:
+            self._finish(slot, index, self._tampered(str(exc)), started, replace=True)
+            return
+        if messages:
+            payload = messages[0]
+            broken = len(messages) > 1 or payload.get("id") != index
+            if self.config.isolation == "worker" and payload.pop("nonce", None) != nonce:
+                broken = True
+            if broken:
+                self._finish(slot, index, self._tampered("unexpected frame"), started, replace=True)
+            else:
+                result = from_payload(payload, float(payload.get("duration_s") or 0.0))
+                self._finish(slot, index, result, started, replace=False)
+        elif not alive:
+            self._finish(slot, index, self._died(process), started, replace=True)
+
+    def _tampered(self, why: str) -> ExecResult:
+        if self.config.isolation == "worker":
+            return ExecResult("forbidden", reason="result_channel_tampered",
+                              error=f"the program wrote to the sandbox's result channel ({why})")
+        return infra(f"malformed message from the sandbox zygote ({why})")
+
+    def _died(self, process: SandboxProcess) -> ExecResult:
+        if self.config.isolation == "job":
+            return infra("the sandbox zygote died")
+        sig = process.exit_signal()
+        if sig == signal.SIGSYS:
+            return ExecResult("forbidden", reason="forbidden_operation", error="killed by the seccomp filter")
+        if sig == signal.SIGXCPU:
+            return ExecResult("timeout", reason="cpu_limit", error="CPU time limit exceeded")
+        return ExecResult("crash", reason="no_result", error="the worker died while running the program")
+
+    def _finish(self, slot: int, index: int, result: ExecResult, started: float, replace: bool) -> None:
+        if result.duration_s == 0.0:
+            result = replace(result, duration_s=time.monotonic() - started)
+        self.results[index] = result
+        del self.inflight[slot]
+        if replace:
+            self.executor._replace(slot)

@@ -1,0 +1,140 @@
+"""The trusted side's handle on one sandbox process: start it, send it jobs, read results, kill it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import ExecutorConfig
+from .sandbox import framing
+
+SANDBOX_DIR = Path(__file__).resolve().parent / "sandbox"
+
+# Loads the sandbox package from its folder under its own name: the process imports neither
+# azr_env (gymnasium, numpy) nor anything else of the caller's.
+_LAUNCHER = (
+    "import importlib.util as u, sys\n"
+    "p = sys.argv[1]\n"
+    "s = u.spec_from_file_location('azr_sandbox', p + '/__init__.py', submodule_search_locations=[p])\n"
+    "m = u.module_from_spec(s); sys.modules['azr_sandbox'] = m; s.loader.exec_module(m)\n"
+    "import azr_sandbox.zygote as z\n"
+    "z.main(sys.argv[2:])\n"
+)
+
+# The sandbox's whole environment: nothing of the caller's (tokens, keys, proxies) is passed on.
+# A fixed hash seed makes set and dict-of-str orders the same in every sandbox process, so a value
+# computed in one worker compares equal to the same computation in another.
+_CLEAN_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+              "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+
+STARTUP_TIMEOUT_S = 60.0
+
+
+class SandboxStartError(RuntimeError):
+    """A sandbox process could not start or confine itself."""
+
+
+class SandboxProcess:
+    """One sandbox process (a zygote in `job` mode, a worker in `worker` mode)."""
+
+    def __init__(self, slot: int, config: ExecutorConfig, seccomp: bool) -> None:
+        self.slot = slot
+        self.config = config
+        to_child_r, self.to_fd = os.pipe()
+        self.from_fd, from_child_w = os.pipe()
+        wire_config = {
+            "mode": config.isolation, "in_fd": to_child_r, "out_fd": from_child_w,
+            "timeout_s": config.timeout_s, "memory_mb": config.memory_mb,
+            "max_output_chars": config.max_output_chars, "max_frame_bytes": config.max_frame_bytes,
+            "namespaces": config.namespaces, "uid": config.sandbox_uid + slot,
+            "gid": config.sandbox_uid + slot, "max_processes": 4, "seccomp": seccomp,
+            "preload": list(config.preload),
+        }
+        flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, *flags, "-c", _LAUNCHER, str(SANDBOX_DIR), json.dumps(wire_config)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(to_child_r, from_child_w), env=_CLEAN_ENV, cwd="/",
+                start_new_session=True,
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self.reader = framing.FrameReader(config.max_frame_bytes)
+        self.layers: dict[str, Any] = {}
+
+    def wait_ready(self) -> None:
+        """Block until the process reports that it is confined; raise `SandboxStartError` if not."""
+        try:
+            hello = framing.read_message(self.from_fd, self.reader, time.monotonic() + STARTUP_TIMEOUT_S)
+        except framing.FrameError as exc:
+            self.kill()
+            raise SandboxStartError(f"sandbox process did not start: {exc}") from None
+        if not hello.get("ready"):
+            self.kill()
+            raise SandboxStartError(f"sandbox process could not confine itself: {hello.get('error')}")
+        self.layers = dict(hello.get("layers") or {})
+
+    def send(self, message: dict[str, Any]) -> bool:
+        """Send one message; False when the process is gone."""
+        try:
+            framing.write_all(self.to_fd, framing.pack(message))
+        except OSError:
+            return False
+        return True
+
+    def read_available(self) -> tuple[list[dict[str, Any]], bool]:
+        """Read what is there without blocking long: (messages, still_alive)."""
+        try:
+            chunk = os.read(self.from_fd, 1 << 16)
+        except OSError:
+            return [], False
+        if not chunk:
+            return [], False
+        self.reader.feed(chunk)
+        messages = []
+        while (message := self.reader.pop()) is not None:
+            messages.append(message)
+        return messages, True
+
+    def exit_signal(self, wait_s: float = 1.0) -> int | None:
+        """The signal that ended the process, if it ended by one within `wait_s`."""
+        try:
+            code = self.proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            return None
+        return -code if code < 0 else None
+
+    def kill(self) -> None:
+        """End the process and everything it started (its own session), and close its pipes."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.kill()
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        for fd in (self.to_fd, self.from_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.to_fd = self.from_fd = -1
+
+    def shutdown(self) -> None:
+        """Ask politely, then make sure."""
+        self.send({"op": "shutdown"})
+        try:
+            self.proc.wait(1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()

@@ -1,0 +1,160 @@
+"""The layers that confine a sandbox process, applied in order before untrusted code runs.
+
+1. `enter_namespaces`: fresh network, mount, IPC and UTS namespaces (root only; best effort), with
+   private empty tmpfs over /tmp and /dev/shm.
+2. `set_process_limits`: rlimits that hold for the whole sandbox process tree.
+3. `drop_privileges`: root becomes an unprivileged uid/gid (RLIMIT_NPROC does not bind root).
+4. `base_filter`: a seccomp filter for the process (zygote or worker): no exec, sockets, ptrace,
+   mounts, privilege changes, file creation or writes, kernel-wide operations.
+5. `job_filter` + `set_job_limits`: in each job process, no new processes or threads, no signals
+   to anyone but itself, no rlimit changes; memory and CPU caps.
+
+Every refused system call fails with EPERM, so the program sees an ordinary `PermissionError` and
+the runner reports it as `forbidden`. Filters stack: a job process keeps the base filter too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import math
+import os
+import resource
+from typing import Any
+
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWUTS = 0x04000000
+_CLONE_NEWIPC = 0x08000000
+_CLONE_NEWNET = 0x40000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
+_MS_REC, _MS_PRIVATE = 16384, 1 << 18
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
+_SIGKILL = 9
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+_ALWAYS_REFUSED = (
+    # new programs
+    "execve", "execveat",
+    # networking
+    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
+    # looking into or steering other processes
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "perf_event_open", "bpf",
+    "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    # namespaces and mounts
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns", "move_mount", "open_tree",
+    "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr",
+    # identities and capabilities
+    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
+    "setfsuid", "setfsgid", "capset",
+    # machine-wide state
+    "reboot", "swapon", "swapoff", "kexec_load", "kexec_file_load", "init_module",
+    "finit_module", "delete_module", "acct", "settimeofday", "clock_settime", "clock_adjtime",
+    "adjtimex", "sethostname", "setdomainname", "syslog", "quotactl", "ioperm", "iopl",
+    "keyctl", "add_key", "request_key", "open_by_handle_at", "name_to_handle_at", "vhangup",
+    # creating, removing, changing files
+    "creat", "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2", "mkdir",
+    "mkdirat", "link", "linkat", "symlink", "symlinkat", "chmod", "fchmod", "fchmodat",
+    "fchmodat2", "chown", "fchown", "lchown", "fchownat", "truncate", "ftruncate", "mknod",
+    "mknodat", "utime", "utimes", "utimensat", "futimesat", "setxattr", "lsetxattr",
+    "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "fallocate", "openat2",
+)
+_WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
+_JOB_REFUSED = ("clone", "clone3", "fork", "vfork", "pidfd_open", "pidfd_getfd",
+                "pidfd_send_signal", "setrlimit")
+_SELF_SIGNAL = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+
+
+def _syscall_ok(result: int, what: str) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def enter_namespaces() -> list[str]:
+    """Unshare what the kernel allows; return the names of the namespaces entered."""
+    entered: list[str] = []
+    for flag, name in ((_CLONE_NEWNET, "net"), (_CLONE_NEWIPC, "ipc"), (_CLONE_NEWUTS, "uts")):
+        if _libc.unshare(flag) == 0:
+            entered.append(name)
+    if _libc.unshare(_CLONE_NEWNS) == 0:
+        entered.append("mount")
+        # Private propagation first: nothing below may ever reach the host's mounts.
+        if _libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) == 0:
+            for target in (b"/tmp", b"/dev/shm"):
+                if os.path.isdir(target):
+                    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+                    if _libc.mount(b"tmpfs", target, b"tmpfs", flags, b"size=64k,mode=755") == 0:
+                        entered.append(f"tmpfs:{target.decode()}")
+    return entered
+
+
+def set_process_limits(max_processes: int | None) -> None:
+    """Limits shared by the sandbox process and its jobs: no core dumps, no file growth."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    if max_processes is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become `uid`/`gid` for good (real, effective and saved ids), with no supplementary groups."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise OSError(errno.EPERM, "privilege drop did not take")
+    # Not dumpable: same-uid processes cannot ptrace it or read its /proc memory files.
+    _syscall_ok(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+
+
+def _add(flt: Any, seccomp: Any, name: str, *args: Any) -> bool:
+    try:
+        flt.add_rule(seccomp.ERRNO(errno.EPERM), name, *args)
+    except (OSError, ValueError, RuntimeError):
+        return False  # the system call does not exist on this architecture
+    return True
+
+
+def base_filter() -> Any:
+    """The process-wide seccomp filter (a zygote still needs fork, wait and kill for its jobs)."""
+    import pyseccomp as seccomp
+
+    flt = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in _ALWAYS_REFUSED:
+        _add(flt, seccomp, name)
+    for flag in _WRITE_FLAGS:
+        _add(flt, seccomp, "open", seccomp.Arg(1, seccomp.MASKED_EQ, flag, flag))
+        _add(flt, seccomp, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, flag, flag))
+    return flt
+
+
+def job_filter() -> Any:
+    """The per-job filter, stacked on the base one: built in the job process for its own pid."""
+    import pyseccomp as seccomp
+
+    pid = os.getpid()
+    flt = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in _JOB_REFUSED:
+        _add(flt, seccomp, name)
+    for name in _SELF_SIGNAL:
+        _add(flt, seccomp, name, seccomp.Arg(0, seccomp.NE, pid))
+    _add(flt, seccomp, "prlimit64", seccomp.Arg(2, seccomp.NE, 0))
+    return flt
+
+
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent (the zygote) dies, so no job outlives
+    the pool."""
+    _syscall_ok(_libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def set_job_limits(memory_mb: int, cpu_s: float | None) -> None:
+    """Caps for one job; soft equals hard, so the program cannot raise them either."""
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    if cpu_s is not None:
+        seconds = math.ceil(cpu_s) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
