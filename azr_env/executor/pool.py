@@ -270,7 +270,7 @@ class _Dispatch:
         now = time.monotonic()
         for slot, (index, _, started, deadline) in list(self.inflight.items()):
             if now >= deadline:
-                self._finish(slot, index, self._overdue(), started, replace=True)
+                self._finish(slot, index, self._overdue(), started, respawn=True)
 
     def _overdue(self) -> ExecResult:
         if self.config.isolation == "worker":
@@ -283,7 +283,7 @@ class _Dispatch:
         try:
             messages, alive = process.read_available()
         except framing.FrameError as exc:
-            self._finish(slot, index, self._tampered(str(exc)), started, replace=True)
+            self._finish(slot, index, self._tampered(str(exc)), started, respawn=True)
             return
         if messages:
             payload = messages[0]
@@ -291,12 +291,12 @@ class _Dispatch:
             if self.config.isolation == "worker" and payload.pop("nonce", None) != nonce:
                 broken = True
             if broken:
-                self._finish(slot, index, self._tampered("unexpected frame"), started, replace=True)
+                self._finish(slot, index, self._tampered("unexpected frame"), started, respawn=True)
             else:
                 result = from_payload(payload, float(payload.get("duration_s") or 0.0))
-                self._finish(slot, index, result, started, replace=False)
+                self._finish(slot, index, result, started, respawn=False)
         elif not alive:
-            self._finish(slot, index, self._died(process), started, replace=True)
+            self._finish(slot, index, self._died(process), started, respawn=True)
 
     def _tampered(self, why: str) -> ExecResult:
         if self.config.isolation == "worker":
@@ -314,10 +314,10 @@ class _Dispatch:
             return ExecResult("timeout", reason="cpu_limit", error="CPU time limit exceeded")
         return ExecResult("crash", reason="no_result", error="the worker died while running the program")
 
-    def _finish(self, slot: int, index: int, result: ExecResult, started: float, replace: bool) -> None:
+    def _finish(self, slot: int, index: int, result: ExecResult, started: float, respawn: bool) -> None:
         if result.duration_s == 0.0:
             result = replace(result, duration_s=time.monotonic() - started)
         self.results[index] = result
         del self.inflight[slot]
-        if replace:
+        if respawn:
             self.executor._replace(slot)

@@ -53,7 +53,7 @@ class SandboxProcess:
             "timeout_s": config.timeout_s, "memory_mb": config.memory_mb,
             "max_output_chars": config.max_output_chars, "max_frame_bytes": config.max_frame_bytes,
             "namespaces": config.namespaces, "uid": config.sandbox_uid + slot,
-            "gid": config.sandbox_uid + slot, "max_processes": 4, "seccomp": seccomp,
+            "gid": config.sandbox_uid + slot, "max_processes": 8, "seccomp": seccomp,
             "preload": list(config.preload),
         }
         flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])

@@ -65,12 +65,12 @@ class _Zygote:
             confine.drop_privileges(config["uid"], config["gid"])
         self.layers["uid"] = os.getuid()
         self.layers["seccomp"] = bool(config["seccomp"])
+        if config["mode"] == "worker":
+            confine.set_job_limits(config["memory_mb"], None)
         if config["seccomp"]:
             confine.base_filter().load()
             if config["mode"] == "worker":
                 confine.job_filter().load()
-        if config["mode"] == "worker":
-            confine.set_job_limits(config["memory_mb"], None)
         os.dup2(self.devnull, 0)
         os.dup2(self.devnull, 1)
         os.dup2(self.devnull, 2)
@@ -85,7 +85,7 @@ class _Zygote:
     def spawn_spare(self) -> _Spare:
         job_r, job_w = os.pipe2(os.O_CLOEXEC)
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
+        pid = _fork_with_retry()
         if pid == 0:
             try:
                 self._child(job_r, res_w)
@@ -149,24 +149,40 @@ class _Zygote:
 
     def serve_jobs(self) -> None:
         reader = framing.FrameReader(self.max_frame)
-        spare: _Spare | None = self.spawn_spare()
+        spare: _Spare | None = None
+        try:
+            spare = self.spawn_spare()  # ready before the first job arrives
+        except OSError:
+            pass
         while True:
             message = framing.read_message(self.in_fd, reader)
             if message.get("op") == "shutdown":
                 break
-            child = spare if spare is not None else self.spawn_spare()
             started = time.monotonic()
             try:
-                framing.write_all(child.job_fd, framing.pack(message["job"]))
-            except OSError:
-                pass  # the child died before taking its job: collect() reports how
-            os.close(child.job_fd)
-            spare = self.spawn_spare()  # forks while the job runs, off the next job's path
-            deadline = started + float(self.config["timeout_s"])
-            result = self.collect(child, deadline, message["job"].get("nonce"))
+                result, spare = self.run_one(message, spare, started)
+            except OSError as exc:  # e.g. no fork possible: our failure, not the program's
+                result = {"status": "infra", "reason": "sandbox_failure", "error": f"zygote: {exc}"}
             result["id"] = message["id"]
             result["duration_s"] = time.monotonic() - started
             self.send(result)
+
+    def run_one(
+        self, message: dict[str, Any], spare: _Spare | None, started: float
+    ) -> tuple[dict[str, Any], _Spare | None]:
+        """Hand one job to the spare child, fork the next spare, collect the result."""
+        child = spare if spare is not None else self.spawn_spare()
+        try:
+            framing.write_all(child.job_fd, framing.pack(message["job"]))
+        except OSError:
+            pass  # the child died before taking its job: collect() reports how
+        os.close(child.job_fd)
+        try:
+            spare = self.spawn_spare()  # forks while the job runs, off the next job's path
+        except OSError:
+            spare = None  # tried again before the next job
+        deadline = started + float(self.config["timeout_s"])
+        return self.collect(child, deadline, message["job"].get("nonce")), spare
 
     # -- worker mode -----------------------------------------------------------------------
     def serve_in_process(self) -> None:
@@ -181,6 +197,19 @@ class _Zygote:
             payload["nonce"] = message["job"].get("nonce")
             payload["duration_s"] = time.monotonic() - started
             self.send(payload)
+
+
+def _fork_with_retry(patience_s: float = 5.0) -> int:
+    """Fork, waiting out EAGAIN: RLIMIT_NPROC counts this uid's processes, and those of a
+    previous zygote in the same slot may take a moment to be reaped after it was replaced."""
+    give_up = time.monotonic() + patience_s
+    while True:
+        try:
+            return os.fork()
+        except BlockingIOError:
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(0.01)
 
 
 def _drain(fd: int) -> bytes:

@@ -1,0 +1,71 @@
+"""Prompt formats: rendering task prompts and parsing completions, behind one protocol.
+
+`get_format("r1")` (the default, faithful to the reference implementation) or
+`get_format("plain")`; `register_format` adds your own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from azr_env.errors import AZRConfigError
+from azr_env.formats.base import (
+    PROPOSE,
+    SOLVE,
+    PromptFields,
+    PromptFormat,
+    Reference,
+    Renderer,
+    fenced,
+    iter_fenced_blocks,
+)
+from azr_env.formats.plain import PlainFormat
+from azr_env.formats.r1 import R1Format
+
+DEFAULT_FORMAT = "r1"
+
+_FORMATS: dict[str, Callable[[], PromptFormat]] = {
+    "r1": R1Format,
+    "plain": PlainFormat,
+}
+
+
+def register_format(name: str, factory: Callable[[], PromptFormat]) -> None:
+    """Make `get_format(name)` build formats with `factory` (e.g. a `PromptFormat` subclass)."""
+    if not name or not isinstance(name, str):
+        raise AZRConfigError("a format name must be a non-empty string")
+    _FORMATS[name] = factory
+
+
+def available_formats() -> list[str]:
+    """Names `get_format` accepts."""
+    return sorted(_FORMATS)
+
+
+def get_format(name: str = DEFAULT_FORMAT) -> PromptFormat:
+    """A new instance of the format registered as `name`."""
+    factory = _FORMATS.get(name)
+    if factory is None:
+        raise AZRConfigError(
+            f"unknown prompt format {name!r}; choose one of {available_formats()} "
+            "or add yours with azr_env.formats.register_format"
+        )
+    return factory()
+
+
+__all__ = [
+    "DEFAULT_FORMAT",
+    "PROPOSE",
+    "SOLVE",
+    "PlainFormat",
+    "PromptFields",
+    "PromptFormat",
+    "R1Format",
+    "Reference",
+    "Renderer",
+    "available_formats",
+    "fenced",
+    "get_format",
+    "iter_fenced_blocks",
+    "register_format",
+]
