@@ -5,12 +5,12 @@
 """
 
 from .config import ExecutorConfig
-from .jobs import ArgsJob, CallEncodedJob, CallJob, CallManyJob, DeterminismJob, EvalJob, Job, ProbeJob
+from .jobs import PROBES, ArgsJob, CallEncodedJob, CallJob, CallManyJob, DeterminismJob, EvalJob, Job, ProbeJob
 from .pool import Executor, SandboxUnavailable
 from .result import STATUSES, ExecResult, Status
 
 __all__ = [
-    "STATUSES", "ArgsJob", "CallEncodedJob", "CallJob", "CallManyJob", "DeterminismJob",
+    "PROBES", "STATUSES", "ArgsJob", "CallEncodedJob", "CallJob", "CallManyJob", "DeterminismJob",
     "EvalJob", "ExecResult", "Executor", "ExecutorConfig", "Job", "ProbeJob",
     "SandboxUnavailable", "Status",
 ]

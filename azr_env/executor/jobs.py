@@ -84,10 +84,13 @@ class CallEncodedJob:
         return {"op": "call_encoded", "program": self.program, "encoded_args": self.encoded_args}
 
 
+PROBES = ("fork", "exec", "socket", "write_file", "signal_parent")
+"""Operations the sandbox must refuse; `Executor.sandbox_report` tries each one."""
+
+
 @dataclass(frozen=True)
 class ProbeJob:
-    """Attempt one operation the sandbox must refuse (`fork`, `exec`, `socket`, `write_file`,
-    `signal_parent`): the executor's self-check."""
+    """Attempt one operation the sandbox must refuse (one of `PROBES`): the self-check."""
 
     probe: str
 

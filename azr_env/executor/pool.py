@@ -21,7 +21,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from .config import ExecutorConfig
-from .jobs import CallJob, CallManyJob, DeterminismJob, EvalJob, JobLike, ProbeJob, as_jobs
+from .jobs import PROBES, CallJob, CallManyJob, DeterminismJob, EvalJob, JobLike, ProbeJob, as_jobs
 from .process import SandboxProcess, SandboxStartError
 from .result import ExecResult, from_payload, infra
 from .sandbox import framing
@@ -185,12 +185,11 @@ class Executor:
 
     def sandbox_report(self) -> dict[str, Any]:
         """Which protections are active, and what each forbidden-operation probe returned."""
-        probes = ["fork", "exec", "socket", "write_file", "signal_parent"]
-        results = self.run_batch([ProbeJob(name) for name in probes])
+        results = self.run_batch([ProbeJob(name) for name in PROBES])
         return {
             "seccomp": self._seccomp,
             "layers": self.layers,
-            "probes": {name: r.status for name, r in zip(probes, results, strict=True)},
+            "probes": {name: r.status for name, r in zip(PROBES, results, strict=True)},
         }
 
     # -- process slots (used by _Dispatch) ---------------------------------------------------

@@ -155,8 +155,14 @@ class _Zygote:
         except OSError:
             pass
         while True:
-            message = framing.read_message(self.in_fd, reader)
+            try:
+                message = framing.read_message(self.in_fd, reader)
+            except framing.FrameError:
+                message = {"op": "shutdown"}  # the trusted side is gone
             if message.get("op") == "shutdown":
+                if spare is not None:
+                    os.kill(spare.pid, signal.SIGKILL)
+                    os.waitpid(spare.pid, 0)
                 break
             started = time.monotonic()
             try:
