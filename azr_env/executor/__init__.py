@@ -5,7 +5,17 @@
 """
 
 from .config import ExecutorConfig
-from .jobs import PROBES, ArgsJob, CallEncodedJob, CallJob, CallManyJob, DeterminismJob, EvalJob, Job, ProbeJob
+from .jobs import (
+    PROBES,
+    ArgsJob,
+    CallEncodedJob,
+    CallJob,
+    CallManyJob,
+    DeterminismJob,
+    EvalJob,
+    Job,
+    ProbeJob,
+)
 from .pool import Executor, SandboxUnavailable
 from .result import STATUSES, ExecResult, Status
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,8 @@ class ProbeJob:
         return {"op": "probe", "probe": self.probe}
 
 
-Job = Union[CallJob, CallManyJob, DeterminismJob, EvalJob, ArgsJob, CallEncodedJob, ProbeJob]
-JobLike = Union[Job, tuple[str, str]]
+Job = CallJob | CallManyJob | DeterminismJob | EvalJob | ArgsJob | CallEncodedJob | ProbeJob
+JobLike = Job | tuple[str, str]
 
 
 def as_job(job: JobLike) -> Job:

@@ -5,6 +5,14 @@ constructors of built-in types; `values_equal` is Python `==` with NaN equal to 
 `trees_equal` does both. See `sandbox/codec.py` for the encoding.
 """
 
-from .sandbox.codec import NAN, DecodeError, Opaque, contains_opaque, decode, trees_equal, values_equal
+from .sandbox.codec import (
+    NAN,
+    DecodeError,
+    Opaque,
+    contains_opaque,
+    decode,
+    trees_equal,
+    values_equal,
+)
 
 __all__ = ["NAN", "DecodeError", "Opaque", "contains_opaque", "decode", "trees_equal", "values_equal"]

@@ -184,8 +184,13 @@ class PromptFormat(ABC):
 
     def last_block(self, answer: str | None, kind: str) -> str | None:
         """The last closed fenced block of `kind` in `answer` (the one that counts), or None."""
-        blocks = self.all_blocks(answer, kind)
-        return blocks[-1] if blocks else None
+        if not isinstance(answer, str):
+            return None
+        last = None
+        for info, body in iter_fenced_blocks(answer):
+            if _kind_matches(info, kind):
+                last = body
+        return None if last is None else clean_block(last, keep_indent=kind == "python")
 
     def parse(self, text: str, kind: str) -> str | None:
         """Shortcut for a solver: the last `kind` block of the completion's answer, or None."""

@@ -129,3 +129,9 @@ class PlainFormat(PromptFormat):
         if FENCE not in answer:
             return [answer.strip()] if answer.strip() else []
         return super().all_blocks(answer, kind)
+
+    def last_block(self, answer: str | None, kind: str) -> str | None:
+        """The last fenced block of `kind`; a non-empty answer without any fence is the block."""
+        if isinstance(answer, str) and FENCE not in answer:
+            return answer.strip() or None
+        return super().last_block(answer, kind)

@@ -10,7 +10,12 @@ import pytest
 
 from azr_env.executor import Executor
 from azr_env.executor.checks import (
-    InputCheck, OutputCheck, ProgramCheck, check_inputs, check_outputs, check_programs,
+    InputCheck,
+    OutputCheck,
+    ProgramCheck,
+    check_inputs,
+    check_outputs,
+    check_programs,
 )
 
 CRUXEVAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "cruxeval" / "cruxeval.jsonl"

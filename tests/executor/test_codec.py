@@ -14,7 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from azr_env.executor.sandbox.codec import (
-    NAN, DecodeError, EncodeError, Opaque, contains_opaque, decode, encode, trees_equal, values_equal,
+    NAN,
+    DecodeError,
+    EncodeError,
+    Opaque,
+    contains_opaque,
+    decode,
+    encode,
+    trees_equal,
+    values_equal,
 )
 
 scalars = st.one_of(

@@ -6,7 +6,14 @@ import pytest
 
 from azr_env.errors import AZRConfigError
 from azr_env.executor import (
-    ArgsJob, CallEncodedJob, CallJob, EvalJob, ExecResult, Executor, ExecutorConfig, SandboxUnavailable,
+    ArgsJob,
+    CallEncodedJob,
+    CallJob,
+    EvalJob,
+    ExecResult,
+    Executor,
+    ExecutorConfig,
+    SandboxUnavailable,
 )
 from azr_env.executor import pool as pool_module
 from azr_env.executor.values import trees_equal

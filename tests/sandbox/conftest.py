@@ -19,7 +19,6 @@ import pytest
 from azr_env.executor import PROBES, Executor
 
 
-
 @pytest.fixture(scope="session")
 def sandbox_report() -> dict[str, object]:
     with Executor(workers=1, timeout_s=2.0) as ex:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict, defaultdict, deque
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -35,12 +34,24 @@ NAN: float = float("nan")
 Tree = list[Any]
 
 
-@dataclass(frozen=True)
 class Opaque:
-    """A value the codec does not rebuild: compared by type name and repr."""
+    """A value the codec does not rebuild: equal to another Opaque of the same type and repr.
 
-    type_name: str
-    repr: str
+    A plain class rather than a dataclass: the sandbox imports this module, and dataclasses pulls
+    in `inspect` and friends, which grow every job process's fork and exit cost.
+    """
+
+    __slots__ = ("repr", "type_name")
+
+    def __init__(self, type_name: str, repr: str) -> None:
+        self.type_name = type_name
+        self.repr = repr
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Opaque and (self.type_name, self.repr) == (other.type_name, other.repr)
+
+    def __hash__(self) -> int:
+        return hash((Opaque, self.type_name, self.repr))
 
     def __repr__(self) -> str:
         return self.repr
@@ -69,7 +80,7 @@ def _type_name(obj: object) -> str:
 def _opaque(obj: object) -> Tree:
     try:
         text = repr(obj)
-    except BaseException as exc:  # noqa: BLE001 - a failing repr is the program's own fault
+    except BaseException as exc:
         raise EncodeError(f"repr of {type(obj).__name__} failed: {type(exc).__name__}") from None
     if not isinstance(text, str):
         raise EncodeError("repr did not return a string")
@@ -157,7 +168,7 @@ def _decode_float(text: str) -> float:
     return NAN if math.isnan(value) else value
 
 
-def _decode(tree: Any, depth: int) -> Any:  # noqa: C901 - one flat dispatch on the tag
+def _decode(tree: Any, depth: int) -> Any:
     if not isinstance(tree, list) or not tree or depth > MAX_DEPTH + 2:
         raise DecodeError("malformed value tree")
     tag = tree[0]

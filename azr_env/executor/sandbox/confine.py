@@ -6,7 +6,7 @@
 3. `drop_privileges`: root becomes an unprivileged uid/gid (RLIMIT_NPROC does not bind root).
 4. `base_filter`: a seccomp filter for the process (zygote or worker): no exec, sockets, ptrace,
    mounts, privilege changes, file creation or writes, kernel-wide operations.
-5. `job_filter` + `set_job_limits`: in each job process, no new processes or threads, no signals
+5. `JobFilter` + `set_job_limits`: in each job process, no new processes or threads, no signals
    to anyone but itself, no rlimit changes; memory and CPU caps.
 
 Every refused system call fails with EPERM, so the program sees an ordinary `PermissionError` and
@@ -20,6 +20,7 @@ import errno
 import math
 import os
 import resource
+import struct
 from typing import Any
 
 _CLONE_NEWNS = 0x00020000
@@ -130,11 +131,21 @@ def base_filter() -> Any:
     return flt
 
 
-def job_filter() -> Any:
-    """The per-job filter, stacked on the base one: built in the job process for its own pid."""
+_PID_PLACEHOLDER = 0x3A5B7C9D
+"""Stands for the job's pid in the precompiled job filter: above any pid_max, so it never
+collides with a real pid, and unlike any constant libseccomp emits (syscall numbers, arch ids,
+actions)."""
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_INSTRUCTION = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _job_filter_for(pid: int) -> Any:
     import pyseccomp as seccomp
 
-    pid = os.getpid()
     flt = seccomp.SyscallFilter(seccomp.ALLOW)
     for name in _JOB_REFUSED:
         _add(flt, seccomp, name)
@@ -142,6 +153,42 @@ def job_filter() -> Any:
         _add(flt, seccomp, name, seccomp.Arg(0, seccomp.NE, pid))
     _add(flt, seccomp, "prlimit64", seccomp.Arg(2, seccomp.NE, 0))
     return flt
+
+
+class JobFilter:
+    """The per-job seccomp filter, stacked on the base one.
+
+    No new processes or threads, no signals to anyone but the job itself, no rlimit changes.
+    libseccomp takes most of a millisecond to compile a filter, longer than the job itself, so
+    the zygote compiles it once with a placeholder pid, and each job process writes its own pid
+    into the BPF program and loads it with one prctl.
+    """
+
+    def __init__(self) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            with os.fdopen(write_fd, "wb", closefd=False) as sink:
+                _job_filter_for(_PID_PLACEHOLDER).export_bpf(sink)
+        finally:
+            os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as source:
+            self.program = source.read()
+        self.pid_offsets = [
+            offset for offset in range(0, len(self.program), _INSTRUCTION.size)
+            if _INSTRUCTION.unpack_from(self.program, offset)[3] == _PID_PLACEHOLDER
+        ]
+        if not self.pid_offsets or len(self.program) % _INSTRUCTION.size:
+            raise RuntimeError("could not find the pid in the compiled job filter")
+
+    def load(self) -> None:
+        """Install the filter for the calling process (no_new_privs is inherited from the base)."""
+        program = bytearray(self.program)
+        for offset in self.pid_offsets:
+            _INSTRUCTION.pack_into(program, offset, *_INSTRUCTION.unpack_from(program, offset)[:3], os.getpid())
+        buffer = (ctypes.c_char * len(program)).from_buffer(program)
+        fprog = _SockFprog(len(program) // _INSTRUCTION.size, ctypes.addressof(buffer))
+        _syscall_ok(_libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),
+                    "prctl(PR_SET_SECCOMP)")
 
 
 def die_with_parent() -> None:

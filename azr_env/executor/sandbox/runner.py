@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -47,7 +48,7 @@ def _capture(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]
 def _text_of(exc: BaseException) -> str:
     try:
         message = str(exc)
-    except BaseException:  # noqa: BLE001 - an exception whose __str__ fails is still reported
+    except BaseException:
         message = "<unprintable>"
     name = type(exc).__name__
     text = f"{name}: {message}" if message else name
@@ -74,7 +75,7 @@ def _guard(reason: str, action: Callable[[], Any]) -> Any:
         return action()
     except _Failure:
         raise
-    except BaseException as exc:  # noqa: BLE001 - every failure of model code becomes a status
+    except BaseException as exc:
         raise _Failure(classify_exception(exc, reason)) from None
 
 
@@ -140,7 +141,7 @@ def _item(action: Callable[[], Payload]) -> Payload:
 
 def _op_call_many(job: dict[str, Any], max_chars: int) -> Payload:
     namespace = _load_program(job["program"])
-    items = [_item(lambda text=text: _call(namespace, text, max_chars)) for text in job["inputs"]]
+    items = [_item(functools.partial(_call, namespace, text, max_chars)) for text in job["inputs"]]
     return {"status": "ok", "items": items}
 
 
@@ -231,7 +232,7 @@ def run_job(job: dict[str, Any], max_output_chars: int) -> Payload:
             payload = operation(job, max_output_chars)
         except _Failure as failure:
             payload = failure.payload
-        except BaseException as exc:  # noqa: BLE001 - e.g. a MemoryError while packing
+        except BaseException as exc:
             payload = classify_exception(exc, "program_error")
     payload["run_s"] = time.perf_counter() - started
     return payload

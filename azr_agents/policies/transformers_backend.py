@@ -1,0 +1,323 @@
+"""The default backend: generation and log-probs with Hugging Face transformers, CPU or GPU.
+
+Generation is our own sampling loop rather than `model.generate`, because on a CPU the naive
+call spends most of its time on work a self-play batch does not need:
+- the shared instructions at the start of every AZR prompt are prefilled once per batch, and
+  identical prompts (n > 1 samples) once for all their samples (`share_prefix`);
+- prompts are prefilled one by one, so left padding never costs compute, then decoded together
+  in one batch with a pre-allocated KV cache (`kv_cache.py`: no per-step `torch.cat` copies);
+- a row stops at EOS or a stop string (`</answer>` by default) and leaves the batch at once;
+- rows are ordered by prompt length (length bucketing) when there are more than
+  `max_batch_size` of them.
+Sampling stays exact: `sampling.py` draws each token from the tempered, top-p-restricted
+distribution and returns that distribution's log-prob; `logprobs()` recomputes the same function.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from azr_agents.errors import AZRConfigError
+from azr_agents.policies.base import Generation, LogprobBatch
+from azr_agents.policies.config import PolicyConfig
+from azr_agents.policies.kv_cache import BufferCache
+from azr_agents.policies.loading import (
+    load_model_and_tokenizer,
+    render_prompt,
+    resolve_model_source,
+    stop_token_ids,
+)
+from azr_agents.policies.sampling import (
+    entropy_from_logprobs,
+    sample_next,
+    sampling_logprobs,
+    validate_sampling,
+)
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# Shorter common prefixes are not worth a separate forward pass.
+_MIN_SHARED_PREFIX = 16
+
+
+def configure_threads(num_threads: int | None) -> int:
+    """Use the cores this process may run on (containers often report the host's count)."""
+    if num_threads is None:
+        try:
+            num_threads = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            num_threads = os.cpu_count() or 1
+        num_threads = min(num_threads, torch.get_num_threads())
+    torch.set_num_threads(num_threads)
+    return num_threads
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' is CUDA when available, else CPU; an explicit CUDA device needs one."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise AZRConfigError(f"device={device!r} but no CUDA GPU is visible; use device='cpu' or 'auto'")
+    return torch.device(device)
+
+
+def _common_prefix_length(sequences: list[list[int]]) -> int:
+    first = sequences[0]
+    length = min(len(s) for s in sequences)
+    for s in sequences[1:]:
+        i = 0
+        while i < length and s[i] == first[i]:
+            i += 1
+        length = i
+    return length
+
+
+class TransformersPolicy:
+    """A `Policy` over a `transformers` causal LM; `model` holds the trainable weights."""
+
+    def __init__(self, model: Any, tokenizer: Any, config: PolicyConfig | None = None) -> None:
+        self.config = config or PolicyConfig()
+        self.model = model
+        self.tokenizer = tokenizer
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.device = next(model.parameters()).device
+        if self.device.type == "cpu":
+            configure_threads(self.config.num_threads)
+        self._eos_ids = stop_token_ids(tokenizer, model)
+        self._generator = torch.Generator(device=self.device)
+        if self.config.seed is not None:
+            self._generator.manual_seed(self.config.seed)
+        else:
+            self._generator.seed()
+        master_dtype = next(model.parameters()).dtype
+        wanted = self.config.generation_dtype
+        gen_dtype = master_dtype if wanted == "auto" else _DTYPES[wanted]
+        if gen_dtype == master_dtype:
+            self._gen_model = model
+        else:
+            # A low-precision copy for sampling; the optimizer keeps updating the master weights.
+            self._gen_model = copy.deepcopy(model).to(gen_dtype).eval().requires_grad_(False)
+        self._synced_versions = self._weight_versions()
+
+    @classmethod
+    def from_config(cls, config: PolicyConfig) -> TransformersPolicy:
+        """Load `config.model` (None = embedded GGUF) on `config.device`."""
+        device = resolve_device(config.device)
+        if config.dtype == "auto":
+            dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        else:
+            dtype = _DTYPES[config.dtype]
+        source = resolve_model_source(config.model)
+        model, tokenizer = load_model_and_tokenizer(source, dtype, config.trust_remote_code)
+        return cls(model.to(device), tokenizer, config)
+
+    # -- weights -------------------------------------------------------------------------
+    def _weight_versions(self) -> tuple[int, ...]:
+        return tuple(p._version for p in self.model.parameters())
+
+    def sync_weights(self) -> None:
+        """Copy the master weights into the generation copy (no-op when they are the same)."""
+        if self._gen_model is not self.model:
+            with torch.no_grad():
+                for dst, src in zip(self._gen_model.parameters(), self.model.parameters(), strict=True):
+                    dst.copy_(src)
+        self._synced_versions = self._weight_versions()
+
+    def _sync_if_stale(self) -> None:
+        # In-place optimizer steps bump each parameter's version counter: re-sync automatically
+        # so that a forgotten sync_weights() cannot make generation silently off-policy.
+        if self._gen_model is not self.model and self._weight_versions() != self._synced_versions:
+            self.sync_weights()
+
+    # -- prompts -------------------------------------------------------------------------
+    def encode(self, prompt: str) -> list[int]:
+        """Prompt token ids exactly as `generate` and `logprobs` feed them to the model."""
+        ids = render_prompt(self.tokenizer, prompt, self.config.chat_template)
+        if not ids:
+            raise AZRConfigError("a prompt renders to zero tokens; pass non-empty prompts or enable chat_template")
+        return ids
+
+    # -- generation ----------------------------------------------------------------------
+    def generate(
+        self,
+        prompts: list[str],
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float = 1.0,
+        n: int = 1,
+        stop: list[str] | None = None,
+    ) -> list[Generation]:
+        """Sample n completions per prompt; output order is prompt by prompt, n per prompt."""
+        validate_sampling(max_new_tokens, temperature, top_p, n)
+        stops = list(self.config.stop if stop is None else stop)
+        if any(not s for s in stops):
+            raise AZRConfigError("stop strings must be non-empty")
+        encoded = [self.encode(p) for p in prompts]
+        rows = [(i, j) for i in range(len(prompts)) for j in range(n)]
+        results: list[Generation] = [Generation("", [], [], i, "length") for i, _ in rows]
+        if max_new_tokens == 0 or not rows:
+            return results
+        self._sync_if_stale()
+        order = sorted(range(len(rows)), key=lambda r: len(encoded[rows[r][0]]))
+        size = self.config.max_batch_size
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            outputs = self._generate_chunk(
+                [encoded[rows[r][0]] for r in chunk], max_new_tokens, temperature, top_p, stops
+            )
+            for r, (ids, lps, reason) in zip(chunk, outputs, strict=True):
+                text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                results[r] = Generation(text, ids, lps, rows[r][0], reason)
+        return results
+
+    def _prefill(self, prompts: list[list[int]]) -> tuple[int, list[torch.Tensor], list[list[tuple[torch.Tensor, torch.Tensor]]]]:
+        """Run each distinct prompt once; returns (shared prefix length, last logits, per-layer KV)."""
+        from transformers import DynamicCache
+
+        model = self._gen_model
+        prefix_len = 0
+        if self.config.share_prefix and len(prompts) > 1:
+            prefix_len = min(_common_prefix_length(prompts), min(len(p) for p in prompts) - 1)
+            if prefix_len < _MIN_SHARED_PREFIX:
+                prefix_len = 0
+        prefix_kv = None
+        if prefix_len:
+            cache = DynamicCache(config=model.config)
+            ids = torch.tensor([prompts[0][:prefix_len]], device=self.device)
+            model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
+            prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
+        logits, kvs = [], []
+        for prompt in prompts:
+            cache = DynamicCache(ddp_cache_data=prefix_kv, config=model.config)
+            ids = torch.tensor([prompt[prefix_len:]], device=self.device)
+            positions = torch.arange(prefix_len, len(prompt), device=self.device).unsqueeze(0)
+            out = model(input_ids=ids, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
+            logits.append(out.logits[0, -1])
+            kvs.append([(layer.keys, layer.values) for layer in cache.layers])
+        return prefix_len, logits, kvs
+
+    @torch.inference_mode()
+    def _generate_chunk(
+        self, prompts: list[list[int]], max_new_tokens: int, temperature: float, top_p: float, stops: list[str]
+    ) -> list[tuple[list[int], list[float], str]]:
+        model = self._gen_model
+        distinct: dict[tuple[int, ...], int] = {}
+        row_prompt = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
+        unique = [list(p) for p in distinct]
+        prefix_len, last_logits, kvs = self._prefill(unique)
+
+        # Assemble the decode cache: [prefix | left padding | suffix] for each distinct prompt,
+        # then one row per sample.
+        suffix_lens = [len(p) - prefix_len for p in unique]
+        width = prefix_len + max(suffix_lens)
+        rows = len(prompts)
+        index = torch.tensor(row_prompt, device=self.device)
+        cache = BufferCache(len(kvs[0]), width + max_new_tokens)
+        per_layer = []
+        for layer in range(len(kvs[0])):
+            sample_k = kvs[0][layer][0]
+            keys = sample_k.new_zeros(len(unique), sample_k.shape[1], width, sample_k.shape[3])
+            values = torch.zeros_like(keys)
+            for u, s in enumerate(suffix_lens):
+                k, v = kvs[u][layer]
+                keys[u, :, :prefix_len], values[u, :, :prefix_len] = k[0, :, :prefix_len], v[0, :, :prefix_len]
+                keys[u, :, width - s :], values[u, :, width - s :] = k[0, :, prefix_len:], v[0, :, prefix_len:]
+            per_layer.append((keys.index_select(0, index), values.index_select(0, index)))
+        del kvs
+        cache.fill(per_layer)
+        del per_layer
+        mask = torch.zeros(rows, width + max_new_tokens, dtype=torch.long, device=self.device)
+        mask[:, :prefix_len] = 1
+        for r, u in enumerate(row_prompt):
+            mask[r, width - suffix_lens[u] : width] = 1
+        positions = torch.tensor([len(unique[u]) for u in row_prompt], device=self.device)
+        logits = torch.stack(last_logits).index_select(0, index)
+
+        tokens_out: list[list[int]] = [[] for _ in range(rows)]
+        logprobs_out: list[list[float]] = [[] for _ in range(rows)]
+        reasons = ["length"] * rows
+        active = list(range(rows))
+        window = max((len(s) for s in stops), default=0) + 8
+        for step in range(max_new_tokens):
+            tokens, logps = sample_next(logits, temperature, top_p, self._generator)
+            keep: list[int] = []
+            for k, (tok, lp) in enumerate(zip(tokens.tolist(), logps.tolist(), strict=True)):
+                r = active[k]
+                tokens_out[r].append(tok)
+                logprobs_out[r].append(lp)
+                if tok in self._eos_ids or (
+                    stops and any(s in self.tokenizer.decode(tokens_out[r][-window:]) for s in stops)
+                ):
+                    reasons[r] = "stop"
+                else:
+                    keep.append(k)
+            if not keep or step == max_new_tokens - 1:
+                break
+            if len(keep) < len(active):
+                kept = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(kept)
+                mask, positions, tokens = mask[kept], positions[kept], tokens[kept]
+                active = [active[k] for k in keep]
+            mask[:, width + step] = 1
+            out = model(
+                input_ids=tokens.unsqueeze(-1),
+                attention_mask=mask[:, : width + step + 1],
+                position_ids=positions.unsqueeze(-1),
+                cache=cache,
+                use_cache=True,
+            )
+            positions = positions + 1
+            logits = out.logits[:, -1]
+        return list(zip(tokens_out, logprobs_out, reasons, strict=True))
+
+    # -- log-probs for the update --------------------------------------------------------
+    def logprobs(
+        self,
+        prompts: list[str],
+        completions: Sequence[str | Sequence[int]],
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+    ) -> LogprobBatch:
+        """Per-token log-probs and entropies of `completions` under the current (master) weights.
+
+        Pass the completions' `token_ids` from `generate` (text is re-tokenized, which need not
+        give back the sampled tokens). With the temperature and top-p used for sampling, the
+        result matches the generation log-probs; gradients flow unless called under no_grad.
+        """
+        if len(prompts) != len(completions):
+            raise AZRConfigError(f"got {len(prompts)} prompts but {len(completions)} completions; pass one per prompt")
+        validate_sampling(0, temperature, top_p, 1)
+        prompt_ids = [self.encode(p) for p in prompts]
+        completion_ids = [
+            list(self.tokenizer(c, add_special_tokens=False)["input_ids"]) if isinstance(c, str) else [int(t) for t in c]
+            for c in completions
+        ]
+        batch = len(prompts)
+        p_max = max((len(p) for p in prompt_ids), default=0)
+        t_max = max((len(c) for c in completion_ids), default=0)
+        if batch == 0 or t_max == 0:
+            empty = torch.zeros(batch, 0, device=self.device)
+            return LogprobBatch(empty, empty.clone(), empty.clone())
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((batch, p_max + t_max), pad, dtype=torch.long)
+        attention = torch.zeros(batch, p_max + t_max, dtype=torch.long)
+        for b, (p, c) in enumerate(zip(prompt_ids, completion_ids, strict=True)):
+            ids[b, p_max - len(p) : p_max + len(c)] = torch.tensor(p + c)
+            attention[b, p_max - len(p) : p_max + len(c)] = 1
+        ids, attention = ids.to(self.device), attention.to(self.device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=False, logits_to_keep=t_max + 1
+        )
+        logp = sampling_logprobs(out.logits[:, :-1], temperature, top_p)
+        targets = ids[:, p_max:]
+        mask = attention[:, p_max:].to(logp.dtype)
+        token_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        token_logp = torch.where(mask > 0, token_logp, torch.zeros_like(token_logp))
+        entropies = entropy_from_logprobs(logp) * mask
+        return LogprobBatch(token_logp, entropies, mask)
