@@ -206,6 +206,7 @@ class _Zygote:
                 break
             started = time.monotonic()
             child = spare if spare is not None else self.try_spawn_spare()
+            result: dict[str, Any]
             if child is None:
                 result = {"status": "infra", "reason": "sandbox_failure", "error": "zygote: cannot fork"}
             else:
