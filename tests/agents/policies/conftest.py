@@ -16,6 +16,8 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from azr_agents.policies.config import PolicyConfig
 from azr_agents.policies.transformers_backend import TransformersPolicy
 
+LOGIT_SCALE = 25.0  # sharpens the random model's logits: mean token log-prob about -2.8
+
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -47,7 +49,7 @@ def build_model(vocab_size: int, seed: int = 0) -> Any:
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=1024,
-        tie_word_embeddings=True,
+        tie_word_embeddings=False,
         pad_token_id=0,
         eos_token_id=2,
         bos_token_id=1,
@@ -55,7 +57,7 @@ def build_model(vocab_size: int, seed: int = 0) -> Any:
     model = LlamaForCausalLM(config)
     # Sharper logits than the default init, so that sampling is not near-uniform and top-p bites.
     with torch.no_grad():
-        model.model.embed_tokens.weight.mul_(3.0)
+        model.lm_head.weight.mul_(LOGIT_SCALE)
     return model.eval()
 
 
