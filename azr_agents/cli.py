@@ -72,9 +72,51 @@ def _demo(executor: object) -> int:
     return 0
 
 
+def _train_command(args: argparse.Namespace) -> int:
+    from azr_agents.config import from_yaml, load_config, validate
+    from azr_agents.errors import AZRConfigError
+
+    overrides = list(args.overrides)
+    try:
+        if args.resume:
+            run_dir = Path(args.resume)
+            saved = run_dir / "config.yaml"
+            if not saved.exists():
+                raise AZRConfigError(f"--resume {run_dir}: no config.yaml there (not a run folder)")
+            config = from_yaml(saved.read_text())
+            if overrides:
+                from omegaconf import OmegaConf
+
+                merged = OmegaConf.merge(OmegaConf.structured(config), OmegaConf.from_dotlist(overrides))
+                config = OmegaConf.to_object(merged)  # type: ignore[assignment]
+        else:
+            config = load_config(args.preset, overrides)
+        if args.steps is not None:
+            config.run.steps = args.steps
+        validate(config)
+        from azr_agents.run import default_run_dir, run_training
+
+        run_dir = Path(args.resume or args.run_dir or config.run.run_dir or default_run_dir(config))
+        run_training(config, run_dir, resume=bool(args.resume))
+    except AZRConfigError as exc:
+        print(f"azr train: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("azr train: interrupted; resume with --resume <run dir>", file=sys.stderr)
+        return 130
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="azr", description="Absolute Zero self-play reasoning.")
     sub = parser.add_subparsers(dest="command", required=True)
+    p_train = sub.add_parser("train", help="self-play training (default: a short run on the embedded model)")
+    p_train.add_argument("--preset", default="cpu-smoke", help="config preset name or YAML path (cpu-smoke, paper-7b)")
+    p_train.add_argument("--steps", type=int, help="total steps to train (a resumed run counts its earlier steps)")
+    p_train.add_argument("--run-dir", help="where to write the run folder (default runs/<time>-<preset>)")
+    p_train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p_train.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
+    p_train.set_defaults(handler=_train_command)
     p_exec = sub.add_parser("exec", help="run one program in the sandbox and print the result as JSON")
     p_exec.add_argument("program", nargs="?", help="file holding a program that defines f (- for stdin)")
     p_exec.add_argument("args", nargs="?", help="the call's arguments as Python source")

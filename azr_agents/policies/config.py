@@ -74,10 +74,14 @@ class PolicyConfig:
     def validate(self) -> None:
         """Check values that would otherwise fail late, deep inside a backend."""
         if self.backend not in BACKENDS:
-            raise AZRConfigError(f"unknown policy backend {self.backend!r}; use one of {list(BACKENDS)}")
+            raise AZRConfigError(
+                f"unknown policy backend {self.backend!r}; use one of {list(BACKENDS)}"
+            )
         for name in ("dtype", "generation_dtype"):
             if getattr(self, name) not in DTYPES:
-                raise AZRConfigError(f"{name} must be one of {list(DTYPES)}, got {getattr(self, name)!r}")
+                raise AZRConfigError(
+                    f"{name} must be one of {list(DTYPES)}, got {getattr(self, name)!r}"
+                )
         if self.max_batch_size < 1:
             raise AZRConfigError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
         if self.num_threads is not None and self.num_threads < 1:

@@ -19,11 +19,11 @@ import torch
 from transformers.cache_utils import Cache, DynamicLayer
 
 
-class BufferLayer(DynamicLayer):
+class BufferLayer(DynamicLayer):  # type: ignore[no-untyped-call]
     """One layer's keys and values in a buffer `[rows, kv_heads, capacity, head_dim]`."""
 
     def __init__(self, capacity: int) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.capacity = capacity
         self.length = 0
 
@@ -43,9 +43,16 @@ class BufferLayer(DynamicLayer):
         end = self.length + key_states.shape[-2]
         if end > self.capacity:  # only if a caller under-estimated; grow rather than fail
             extra = max(end - self.capacity, self.capacity // 2)
-            self.keys = torch.cat([self.keys, self.keys.new_empty(*self.keys.shape[:2], extra, self.keys.shape[-1])], dim=2)
+            self.keys = torch.cat(
+                [self.keys, self.keys.new_empty(*self.keys.shape[:2], extra, self.keys.shape[-1])],
+                dim=2,
+            )
             self.values = torch.cat(
-                [self.values, self.values.new_empty(*self.values.shape[:2], extra, self.values.shape[-1])], dim=2
+                [
+                    self.values,
+                    self.values.new_empty(*self.values.shape[:2], extra, self.values.shape[-1]),
+                ],
+                dim=2,
             )
             self.capacity += extra
         self.keys[:, :, self.length : end] = key_states

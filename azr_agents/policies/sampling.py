@@ -25,7 +25,9 @@ def validate_sampling(max_new_tokens: int, temperature: float, top_p: float, n: 
     if max_new_tokens < 0:
         raise AZRConfigError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
     if not (temperature >= 0.0) or math.isinf(temperature):
-        raise AZRConfigError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+        raise AZRConfigError(
+            f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}"
+        )
     if not (0.0 < top_p <= 1.0):
         raise AZRConfigError(f"top_p must be in (0, 1], got {top_p}")
     if n < 1:

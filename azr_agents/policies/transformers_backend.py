@@ -61,7 +61,9 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise AZRConfigError(f"device={device!r} but no CUDA GPU is visible; use device='cpu' or 'auto'")
+        raise AZRConfigError(
+            f"device={device!r} but no CUDA GPU is visible; use device='cpu' or 'auto'"
+        )
     return torch.device(device)
 
 
@@ -74,6 +76,10 @@ def _common_prefix_length(sequences: list[list[int]]) -> int:
             i += 1
         length = i
     return length
+
+
+def _layer_kv(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(layer.keys, layer.values) for layer in cache.layers]
 
 
 class TransformersPolicy:
@@ -124,7 +130,9 @@ class TransformersPolicy:
         """Copy the master weights into the generation copy (no-op when they are the same)."""
         if self._gen_model is not self.model:
             with torch.no_grad():
-                for dst, src in zip(self._gen_model.parameters(), self.model.parameters(), strict=True):
+                for dst, src in zip(
+                    self._gen_model.parameters(), self.model.parameters(), strict=True
+                ):
                     dst.copy_(src)
         self._synced_versions = self._weight_versions()
 
@@ -139,7 +147,9 @@ class TransformersPolicy:
         """Prompt token ids exactly as `generate` and `logprobs` feed them to the model."""
         ids = render_prompt(self.tokenizer, prompt, self.config.chat_template)
         if not ids:
-            raise AZRConfigError("a prompt renders to zero tokens; pass non-empty prompts or enable chat_template")
+            raise AZRConfigError(
+                "a prompt renders to zero tokens; pass non-empty prompts or enable chat_template"
+            )
         return ids
 
     # -- generation ----------------------------------------------------------------------
@@ -175,7 +185,9 @@ class TransformersPolicy:
                 results[r] = Generation(text, ids, lps, rows[r][0], reason)
         return results
 
-    def _prefill(self, prompts: list[list[int]]) -> tuple[int, list[torch.Tensor], list[list[tuple[torch.Tensor, torch.Tensor]]]]:
+    def _prefill(
+        self, prompts: list[list[int]]
+    ) -> tuple[int, list[torch.Tensor], list[list[tuple[torch.Tensor, torch.Tensor]]]]:
         """Run each distinct prompt once; returns (shared prefix length, last logits, per-layer KV)."""
         from transformers import DynamicCache
 
@@ -190,20 +202,27 @@ class TransformersPolicy:
             cache = DynamicCache(config=model.config)
             ids = torch.tensor([prompts[0][:prefix_len]], device=self.device)
             model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
-            prefix_kv = [(layer.keys, layer.values) for layer in cache.layers]
+            prefix_kv = _layer_kv(cache)
         logits, kvs = [], []
         for prompt in prompts:
             cache = DynamicCache(ddp_cache_data=prefix_kv, config=model.config)
             ids = torch.tensor([prompt[prefix_len:]], device=self.device)
             positions = torch.arange(prefix_len, len(prompt), device=self.device).unsqueeze(0)
-            out = model(input_ids=ids, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
+            out = model(
+                input_ids=ids, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1
+            )
             logits.append(out.logits[0, -1])
-            kvs.append([(layer.keys, layer.values) for layer in cache.layers])
+            kvs.append(_layer_kv(cache))
         return prefix_len, logits, kvs
 
     @torch.inference_mode()
     def _generate_chunk(
-        self, prompts: list[list[int]], max_new_tokens: int, temperature: float, top_p: float, stops: list[str]
+        self,
+        prompts: list[list[int]],
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        stops: list[str],
     ) -> list[tuple[list[int], list[float], str]]:
         model = self._gen_model
         distinct: dict[tuple[int, ...], int] = {}
@@ -225,8 +244,14 @@ class TransformersPolicy:
             values = torch.zeros_like(keys)
             for u, s in enumerate(suffix_lens):
                 k, v = kvs[u][layer]
-                keys[u, :, :prefix_len], values[u, :, :prefix_len] = k[0, :, :prefix_len], v[0, :, :prefix_len]
-                keys[u, :, width - s :], values[u, :, width - s :] = k[0, :, prefix_len:], v[0, :, prefix_len:]
+                keys[u, :, :prefix_len], values[u, :, :prefix_len] = (
+                    k[0, :, :prefix_len],
+                    v[0, :, :prefix_len],
+                )
+                keys[u, :, width - s :], values[u, :, width - s :] = (
+                    k[0, :, prefix_len:],
+                    v[0, :, prefix_len:],
+                )
             per_layer.append((keys.index_select(0, index), values.index_select(0, index)))
         del kvs
         cache.fill(per_layer)
@@ -246,16 +271,17 @@ class TransformersPolicy:
         for step in range(max_new_tokens):
             tokens, logps = sample_next(logits, temperature, top_p, self._generator)
             keep: list[int] = []
-            for k, (tok, lp) in enumerate(zip(tokens.tolist(), logps.tolist(), strict=True)):
-                r = active[k]
+            for j, (tok, lp) in enumerate(zip(tokens.tolist(), logps.tolist(), strict=True)):
+                r = active[j]
                 tokens_out[r].append(tok)
                 logprobs_out[r].append(lp)
                 if tok in self._eos_ids or (
-                    stops and any(s in self.tokenizer.decode(tokens_out[r][-window:]) for s in stops)
+                    stops
+                    and any(s in self.tokenizer.decode(tokens_out[r][-window:]) for s in stops)
                 ):
                     reasons[r] = "stop"
                 else:
-                    keep.append(k)
+                    keep.append(j)
             if not keep or step == max_new_tokens - 1:
                 break
             if len(keep) < len(active):
@@ -290,11 +316,15 @@ class TransformersPolicy:
         result matches the generation log-probs; gradients flow unless called under no_grad.
         """
         if len(prompts) != len(completions):
-            raise AZRConfigError(f"got {len(prompts)} prompts but {len(completions)} completions; pass one per prompt")
+            raise AZRConfigError(
+                f"got {len(prompts)} prompts but {len(completions)} completions; pass one per prompt"
+            )
         validate_sampling(0, temperature, top_p, 1)
         prompt_ids = [self.encode(p) for p in prompts]
         completion_ids = [
-            list(self.tokenizer(c, add_special_tokens=False)["input_ids"]) if isinstance(c, str) else [int(t) for t in c]
+            list(self.tokenizer(c, add_special_tokens=False)["input_ids"])
+            if isinstance(c, str)
+            else [int(t) for t in c]
             for c in completions
         ]
         batch = len(prompts)
@@ -312,7 +342,11 @@ class TransformersPolicy:
         ids, attention = ids.to(self.device), attention.to(self.device)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         out = self.model(
-            input_ids=ids, attention_mask=attention, position_ids=positions, use_cache=False, logits_to_keep=t_max + 1
+            input_ids=ids,
+            attention_mask=attention,
+            position_ids=positions,
+            use_cache=False,
+            logits_to_keep=t_max + 1,
         )
         logp = sampling_logprobs(out.logits[:, :-1], temperature, top_p)
         targets = ids[:, p_max:]

@@ -43,9 +43,13 @@ _WRAPPER_PREFIXES = ("_orig_mod.", "module.", "_fsdp_wrapped_module.")
 def check_vllm_available(config: PolicyConfig) -> None:
     """Fail early, in one line, when this machine cannot run the vLLM backend."""
     if config.device not in ("auto",) and not config.device.startswith("cuda"):
-        raise AZRConfigError(f"the vllm backend runs on CUDA GPUs only (device={config.device!r}); use backend='transformers'")
+        raise AZRConfigError(
+            f"the vllm backend runs on CUDA GPUs only (device={config.device!r}); use backend='transformers'"
+        )
     if not torch.cuda.is_available():
-        raise AZRConfigError("the vllm backend needs a CUDA GPU and none is visible; use backend='transformers' on CPU")
+        raise AZRConfigError(
+            "the vllm backend needs a CUDA GPU and none is visible; use backend='transformers' on CPU"
+        )
     if config.vllm_tensor_parallel_size > torch.cuda.device_count():
         raise AZRConfigError(
             f"vllm_tensor_parallel_size={config.vllm_tensor_parallel_size} but only "
@@ -58,7 +62,9 @@ def check_vllm_available(config: PolicyConfig) -> None:
 
 
 def vllm_weight_items(
-    named_parameters: Iterable[tuple[str, torch.Tensor]], tie_word_embeddings: bool, dtype: torch.dtype | None = None
+    named_parameters: Iterable[tuple[str, torch.Tensor]],
+    tie_word_embeddings: bool,
+    dtype: torch.dtype | None = None,
 ) -> Iterator[tuple[str, torch.Tensor]]:
     """Map a transformers model's parameters to what vLLM's `load_weights` expects.
 
@@ -98,7 +104,9 @@ class VLLMPolicy:
         check_vllm_available(config)
         source = resolve_model_source(config.model)
         if source.gguf_file is not None:
-            raise AZRConfigError("the vllm backend needs a safetensors model folder or hub id, not a GGUF file")
+            raise AZRConfigError(
+                "the vllm backend needs a safetensors model folder or hub id, not a GGUF file"
+            )
         from vllm import LLM
 
         from azr_agents.policies.transformers_backend import TransformersPolicy
@@ -131,7 +139,9 @@ class VLLMPolicy:
         tie = bool(getattr(self.model.config, "tie_word_embeddings", False))
         weights = list(vllm_weight_items(self.model.named_parameters(), tie))
         try:
-            engine_model = self.llm.llm_engine.model_executor.driver_worker.worker.model_runner.model
+            engine_model = (
+                self.llm.llm_engine.model_executor.driver_worker.worker.model_runner.model
+            )
         except AttributeError:
             try:
                 engine_model = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
@@ -173,7 +183,10 @@ class VLLMPolicy:
         for index, request in enumerate(outputs):
             for completion in request.outputs:
                 ids = list(completion.token_ids)
-                lps = [float(step[tok].logprob) for tok, step in zip(ids, completion.logprobs or [], strict=False)]
+                lps = [
+                    float(step[tok].logprob)
+                    for tok, step in zip(ids, completion.logprobs or [], strict=False)
+                ]
                 reason = "stop" if completion.finish_reason == "stop" else "length"
                 results.append(Generation(completion.text, ids, lps, index, reason))
         return results

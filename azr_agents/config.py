@@ -1,0 +1,188 @@
+"""Every hyperparameter of a run, with its default, in one structured config.
+
+`load_config(preset, overrides)` starts from these dataclasses, merges a YAML preset from
+`azr_agents/configs/` (or a path), then `key.sub=value` overrides. Unknown keys and wrong types
+raise `AZRConfigError` naming the key. The resolved config is printed at the start of a run and
+saved beside its results.
+
+Defaults here are the paper's (Table 3) where the paper gives one; presets scale them down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from azr_agents.errors import AZRConfigError
+from azr_agents.policies.config import PolicyConfig
+
+PRESETS_DIR = Path(__file__).resolve().parent / "configs"
+DEFAULT_PRESET = "cpu-smoke"
+
+
+@dataclass
+class GenerationConfig:
+    """Sampling for proposals, solutions and the learnability estimate (same temperature: the
+    learnability estimate must see the solver as it is trained)."""
+
+    max_new_tokens: int = 8096
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+
+@dataclass
+class SelfPlayConfig:
+    """The propose/solve loop (spec section 7)."""
+
+    batch_size: int = 64
+    """B: proposals per task type per step, and solve tasks per task type per step."""
+    references: int = 6
+    """K: reference triplets shown to deduction/abduction proposers."""
+    learnability_samples: int = 8
+    """n: solver attempts per proposal for the learnability estimate."""
+    seed_factor: int = 4
+    """Seeding fills each buffer with batch_size x seed_factor valid tasks before training."""
+    max_seeding_rounds: int = 50
+    """Give up seeding after this many proposal rounds (a small model may rarely propose validly)
+    and train with what the buffers hold."""
+    reward_mode: str = "paper"
+    """`paper` (valid but unlearnable proposal: 0) or `reference` (-0.5)."""
+    buffer_cap: int = 16384
+    induction_inputs: int = 10
+    task_types: list[str] = field(default_factory=lambda: ["deduction", "abduction", "induction"])
+    format: str = "r1"
+    timeout_s: float = 10.0
+    executor_workers: int | None = None
+
+
+@dataclass
+class OptimConfig:
+    """PPO-clip update (spec section 8)."""
+
+    lr: float = 1e-6
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = 1.0
+    clip_low: float = 0.2
+    clip_high: float = 0.2
+    """0.28 gives the newer reference branch's clip-higher."""
+    entropy_coef: float = 0.001
+    ppo_epochs: int = 1
+    micro_batch_size: int = 8
+    """Sequences per forward/backward pass; gradients accumulate over the whole step."""
+
+
+@dataclass
+class EstimatorConfig:
+    name: str = "trr++"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    steps: int = 500
+    seed: int = 0
+    run_dir: str | None = None
+    """None: runs/<date>-<preset>."""
+    checkpoint_every: int = 10
+    keep_checkpoints: int = 2
+    plot_every: int = 1
+    probe_every: int = 5
+    """Score a fixed probe set (format validity, solve rate) every this many steps; 0 disables."""
+    probe_size: int = 16
+
+
+@dataclass
+class AZRConfig:
+    """A whole run."""
+
+    preset: str = DEFAULT_PRESET
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def preset_path(preset: str) -> Path:
+    """A preset name (`cpu-smoke`) or a path to a YAML file."""
+    candidate = Path(preset)
+    if candidate.suffix in (".yaml", ".yml") and candidate.exists():
+        return candidate
+    path = PRESETS_DIR / f"{preset}.yaml"
+    if not path.exists():
+        names = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise AZRConfigError(f"unknown preset {preset!r}; available: {names} (or a path to a .yaml file)")
+    return path
+
+
+def load_config(preset: str = DEFAULT_PRESET, overrides: list[str] | None = None) -> AZRConfig:
+    """Defaults, then the preset, then `key.sub=value` overrides; validated."""
+    base = OmegaConf.structured(AZRConfig)
+    try:
+        merged = OmegaConf.merge(base, OmegaConf.load(preset_path(preset)),
+                                 OmegaConf.from_dotlist(list(overrides or [])))
+    except OmegaConfBaseException as exc:
+        raise AZRConfigError(_explain(exc)) from None
+    merged.preset = preset
+    config: AZRConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    validate(config)
+    return config
+
+
+def _explain(exc: OmegaConfBaseException) -> str:
+    key = getattr(exc, "full_key", None)
+    message = str(exc).splitlines()[0]
+    return f"bad config key {key!r}: {message}" if key else f"bad config: {message}"
+
+
+def validate(config: AZRConfig) -> None:
+    """Values that would fail late, deep in a run, fail here with the key to change."""
+    sp, opt, gen = config.selfplay, config.optim, config.generation
+    checks = [
+        (sp.batch_size >= 1, "selfplay.batch_size must be >= 1"),
+        (sp.references >= 0, "selfplay.references must be >= 0"),
+        (sp.learnability_samples >= 1, "selfplay.learnability_samples must be >= 1"),
+        (sp.seed_factor >= 0, "selfplay.seed_factor must be >= 0"),
+        (sp.reward_mode in ("paper", "reference"), "selfplay.reward_mode must be 'paper' or 'reference'"),
+        (set(sp.task_types) <= {"deduction", "abduction", "induction"} and bool(sp.task_types),
+         "selfplay.task_types must be a non-empty subset of deduction, abduction, induction"),
+        (sp.induction_inputs >= 2, "selfplay.induction_inputs must be >= 2"),
+        (gen.max_new_tokens >= 1, "generation.max_new_tokens must be >= 1"),
+        (gen.temperature > 0, "generation.temperature must be > 0"),
+        (0 < gen.top_p <= 1, "generation.top_p must be in (0, 1]"),
+        (opt.lr > 0, "optim.lr must be > 0"),
+        (0 <= opt.clip_low < 1 and opt.clip_high >= 0, "optim.clip_low must be in [0, 1), clip_high >= 0"),
+        (opt.ppo_epochs >= 1, "optim.ppo_epochs must be >= 1"),
+        (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),
+        (config.run.steps >= 0, "run.steps must be >= 0"),
+        (config.run.checkpoint_every >= 1, "run.checkpoint_every must be >= 1"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise AZRConfigError(message)
+    config.policy.validate()
+
+
+def to_yaml(config: AZRConfig) -> str:
+    """The resolved config as YAML (printed at the start of a run, saved in the run folder)."""
+    return OmegaConf.to_yaml(OmegaConf.structured(config))
+
+
+def from_yaml(text: str) -> AZRConfig:
+    """Read back a config saved by `to_yaml` (for `--resume`)."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(AZRConfig), OmegaConf.create(text))
+    except OmegaConfBaseException as exc:
+        raise AZRConfigError(_explain(exc)) from None
+    config: AZRConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    return config
+
+
+def as_dict(config: AZRConfig) -> DictConfig:
+    return OmegaConf.structured(config)

@@ -1,0 +1,226 @@
+"""The self-play trainer: propose -> validate -> learnability -> solve -> rewards -> advantages ->
+PPO-clip update, one step at a time, with checkpoints a crash cannot corrupt.
+
+`Trainer.step` reads top to bottom as the method does. Everything the model writes is scored by
+the environment (and its sandbox); the trainer never runs model text.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from azr_agents import estimators
+from azr_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_atomic
+from azr_agents.config import AZRConfig, to_yaml
+from azr_agents.loss import LossStats, ppo_clip_loss
+from azr_agents.metrics import MetricsLogger, plot_run
+from azr_agents.policies import Policy
+from azr_agents.rollout import Sample, pad, response_mask
+from azr_agents.selfplay import SelfPlaySession
+
+
+@dataclass
+class StepTimer:
+    """Wall time per phase; the solver's generation inside the env counts as generation."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, phase: str, started: float) -> float:
+        now = time.perf_counter()
+        self.seconds[phase] += now - started
+        return now
+
+
+class Trainer:
+    """Owns the policy, the optimizer, the self-play session and the run folder."""
+
+    def __init__(self, config: AZRConfig, policy: Policy, session: SelfPlaySession, run_dir: Path,
+                 log: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.policy = policy
+        self.session = session
+        self.run_dir = run_dir
+        self.log = log
+        opt = config.optim
+        self.optimizer = torch.optim.AdamW(
+            [p for p in policy.model.parameters() if p.requires_grad],
+            lr=opt.lr, betas=tuple(opt.betas), weight_decay=opt.weight_decay,
+        )
+        self.estimator = estimators.get(config.estimator.name, **config.estimator.options)
+        self.rng = np.random.default_rng(config.run.seed)
+        self.step_index = 0
+        self.metrics = MetricsLogger(run_dir)
+        self.tokens_generated = 0
+        self.generation_s = 0.0
+        session.solver = self._solve  # learnability estimates sample from the current policy
+
+    # -- generation --------------------------------------------------------------------------
+    def _generate(self, prompts: list[str], n: int = 1) -> list[Any]:
+        gen = self.config.generation
+        started = time.perf_counter()
+        outputs = self.policy.generate(prompts, max_new_tokens=gen.max_new_tokens,
+                                       temperature=gen.temperature, top_p=gen.top_p, n=n)
+        self.generation_s += time.perf_counter() - started
+        self.tokens_generated += sum(len(o.token_ids) for o in outputs)
+        return outputs
+
+    def _solve(self, prompts: list[str]) -> list[str]:
+        """The env's solver: completions for a batch of solve prompts, at training temperature."""
+        return [o.text for o in self._generate(prompts)]
+
+    # -- one step ----------------------------------------------------------------------------
+    def step(self) -> dict[str, Any]:
+        timer = StepTimer()
+        self.generation_s = 0.0
+        self.tokens_generated = 0
+        started = time.perf_counter()
+        samples: list[Sample] = []
+
+        # 1-3. Propose for every task type; the env validates each proposal in the sandbox, asks
+        #      the solver n times for its learnability, and adds valid ones to the buffers.
+        for task_type in self.config.selfplay.task_types:
+            prompts = self.session.propose_prompts(task_type, self.rng)
+            outputs = self._generate(prompts)
+            scored = self.session.score(task_type, "propose", [o.text for o in outputs])
+            samples += self._samples(task_type, "propose", prompts, outputs, scored)
+
+        # 4. Solve tasks from the buffers, most recent first.
+        for task_type in self.config.selfplay.task_types:
+            prompts = self.session.solve_prompts(task_type, self.rng)
+            outputs = self._generate(prompts)
+            scored = self.session.score(task_type, "solve", [o.text for o in outputs])
+            samples += self._samples(task_type, "solve", prompts, outputs, scored)
+        rollout_s = time.perf_counter() - started
+        timer.seconds["generation"] = self.generation_s
+        timer.seconds["env"] = rollout_s - self.generation_s
+
+        # 5. Rewards -> advantages (one baseline per task-role group for TRR++) -> PPO-clip.
+        now = time.perf_counter()
+        update = self._update(samples)
+        timer.add("update", now)
+
+        self.step_index += 1
+        metrics = self._metrics(samples, update, timer, time.perf_counter() - started)
+        self.metrics.log(self.step_index, metrics)
+        return metrics
+
+    def _samples(self, task_type: str, role: str, prompts: list[str], outputs: list[Any],
+                 scored: list[tuple[float, dict[str, Any]]]) -> list[Sample]:
+        return [
+            Sample(prompt=p, text=o.text, token_ids=list(o.token_ids), logprobs=list(o.logprobs),
+                   reward=float(reward), task_type=task_type, role=role,
+                   prompt_id=f"{self.step_index}:{task_type}:{role}:{i}", info=info)
+            for i, (p, o, (reward, info)) in enumerate(zip(prompts, outputs, scored, strict=True))
+        ]
+
+    def _update(self, samples: list[Sample]) -> dict[str, float]:
+        """Advantages for all samples at once, then PPO epochs over micro-batches."""
+        trainable = [s for s in samples if s.token_ids]
+        if not trainable:
+            return {"skipped": 1.0}
+        mask = response_mask(trainable)
+        advantages = self.estimator(estimators.AdvantageInput(
+            rewards=torch.tensor([s.reward for s in trainable], dtype=torch.float32),
+            mask=mask,
+            groups=[s.group for s in trainable],
+            prompt_ids=[s.prompt_id for s in trainable],
+        ))
+        old_logprobs = pad([s.logprobs for s in trainable], mask.shape[1])
+        total_tokens = float(mask.sum())
+        opt = self.config.optim
+        stats = LossStats()
+        grad_norm = 0.0
+        self.policy.model.train()
+        for _ in range(opt.ppo_epochs):
+            order = self.rng.permutation(len(trainable))
+            self.optimizer.zero_grad(set_to_none=True)
+            for start in range(0, len(order), opt.micro_batch_size):
+                rows = [int(i) for i in order[start : start + opt.micro_batch_size]]
+                batch = [trainable[i] for i in rows]
+                recomputed = self.policy.logprobs([s.prompt for s in batch], [s.token_ids for s in batch],
+                                                  temperature=self.config.generation.temperature,
+                                                  top_p=self.config.generation.top_p)
+                width = recomputed.logprobs.shape[1]
+                loss, part = ppo_clip_loss(
+                    recomputed.logprobs, old_logprobs[rows, :width], advantages[rows, :width],
+                    mask[rows, :width] * recomputed.mask, clip_low=opt.clip_low, clip_high=opt.clip_high,
+                    entropies=recomputed.entropies, entropy_coef=opt.entropy_coef,
+                    total_tokens=total_tokens,
+                )
+                loss.backward()
+                stats.add(part)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.policy.model.parameters(), opt.grad_clip))
+            self.optimizer.step()
+        self.policy.model.eval()
+        self.policy.sync_weights()
+        masked = advantages[mask > 0]
+        return {**stats.means(), "grad_norm": grad_norm,
+                "advantage_std": float(masked.std()) if masked.numel() > 1 else 0.0,
+                "trained_samples": float(len(trainable))}
+
+    def _metrics(self, samples: list[Sample], update: dict[str, float], timer: StepTimer,
+                 step_s: float) -> dict[str, Any]:
+        groups: dict[str, dict[str, float]] = {}
+        by_group: dict[str, list[Sample]] = defaultdict(list)
+        for s in samples:
+            by_group[f"{s.task_type}/{s.role}"].append(s)
+        for name, members in sorted(by_group.items()):
+            info_keys = ("format_ok", "valid", "solve_rate", "learnability", "accuracy")
+            entry = {"reward": _mean([s.reward for s in members]),
+                     "response_tokens": _mean([len(s.token_ids) for s in members])}
+            for key in info_keys:
+                values = [float(s.info[key]) for s in members if isinstance(s.info.get(key), (int, float, bool))]
+                if values:
+                    entry[key] = _mean(values)
+            groups[name] = entry
+        rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        return {
+            "groups": groups, "update": update, "time_s": dict(timer.seconds, step=step_s),
+            "tokens_per_s": self.tokens_generated / max(timer.seconds["generation"], 1e-9),
+            "peak_rss_gib": rss_gib, "buffers": self.session.buffer_sizes(),
+        }
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def save(self) -> Path:
+        state = {"rng": self.rng.bit_generator.state, "python_rng": random.getstate(),
+                 "torch_rng": torch.get_rng_state(), "session": self.session.state_dict()}
+        path = save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
+                               self.optimizer, state, self.session.save_buffers,
+                               keep=self.config.run.keep_checkpoints)
+        return path
+
+    def resume(self) -> int:
+        """Continue from the newest checkpoint of the run folder; returns its step."""
+        path = latest_checkpoint(self.run_dir / "checkpoints")
+        if path is None:
+            return 0
+        state = load_checkpoint(path, self.policy.model, self.optimizer)
+        self.policy.sync_weights()
+        self.rng.bit_generator.state = state["rng"]
+        random.setstate(state["python_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.session.load_buffers(path / "buffers.jsonl")
+        self.session.load_state_dict(state.get("session", {}))
+        self.step_index = int(state["step"])
+        self.metrics.truncate_after(self.step_index)
+        return self.step_index
+
+    def write_config(self) -> None:
+        write_atomic(self.run_dir / "config.yaml", to_yaml(self.config))
+
+    def plot(self) -> list[Path]:
+        return plot_run(self.run_dir)
+
+
+def _mean(values: list[float]) -> float:
+    return float(sum(values) / len(values)) if values else 0.0

@@ -1,0 +1,109 @@
+"""Validating proposals in the sandbox, all of a step's proposals in one `run_batch`.
+
+A proposal is valid when its static checks pass and, for every input, `f(input)` runs within the
+limits, returns a value whose repr fits the output cap, and returns the same value when called
+again (spec section 3). The second call happens in the same process (the reference's check) or,
+with `determinism="separate_processes"`, in a second fresh process, which also catches outputs
+that depend on the process (object ids, hash seeds of fresh strings, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from azr_env.errors import AZRConfigError
+from azr_env.executor import CallManyJob, ExecResult, Executor
+from azr_env.executor.jobs import Job
+from azr_env.executor.pool import determinism_verdict
+from azr_env.tasks.base import Proposal, Rejection, TaskSettings, TaskType, Validation
+
+DETERMINISM_MODES: tuple[str, ...] = ("same_process", "separate_processes")
+
+
+def check_determinism_mode(mode: str) -> str:
+    """Return `mode` if known, else raise naming the choices."""
+    if mode not in DETERMINISM_MODES:
+        raise AZRConfigError(
+            f"unknown determinism mode {mode!r}: use 'same_process' (reference: f(input) twice "
+            "in one run) or 'separate_processes' (twice, in two fresh processes)"
+        )
+    return mode
+
+
+def _jobs(proposal: Proposal, mode: str) -> list[Job]:
+    if mode == "same_process":
+        return [CallManyJob(proposal.program, proposal.inputs + proposal.inputs)]
+    return [CallManyJob(proposal.program, proposal.inputs)] * 2
+
+
+def _failure(result: ExecResult, where: str | None = None) -> Validation:
+    if result.status == "infra":
+        return Validation(False, "infra", detail=result.error, infra=True)
+    reason = result.reason or result.status
+    detail = f"{where}: {result.error}" if where and result.error else (result.error or where)
+    return Validation(False, reason, detail=detail)
+
+
+def _judge(
+    task_type: TaskType, proposal: Proposal, results: Sequence[ExecResult], mode: str, step: int
+) -> Validation:
+    n = len(proposal.inputs)
+    for result in results:
+        if not result.ok:
+            return _failure(result)
+    if mode == "same_process":
+        items = results[0].items
+        firsts, seconds = items[:n], items[n:]
+    else:
+        firsts, seconds = results[0].items, results[1].items
+    if len(firsts) != n or len(seconds) != n:
+        return Validation(False, "infra", detail="the sandbox returned a wrong number of results",
+                          infra=True)
+    outputs: list[str] = []
+    encoded: list[object] = []
+    for number, (first, second) in enumerate(zip(firsts, seconds, strict=True), start=1):
+        verdict = determinism_verdict(first, second)
+        if not verdict.ok or verdict.value is None:
+            return _failure(verdict, f"input {number}" if n > 1 else None)
+        outputs.append(verdict.value)
+        encoded.append(verdict.encoded)
+    task = task_type.make_task(proposal, outputs, encoded, step)
+    return Validation(True, "valid", task=task, proposal=proposal)
+
+
+def validate_proposals(
+    executor: Executor,
+    items: Sequence[tuple[TaskType, Proposal]],
+    settings: TaskSettings,
+    *,
+    determinism: str = "same_process",
+    step: int = 0,
+) -> list[Validation]:
+    """Validate proposals of any task types together; one `Validation` each, in order.
+
+    Static checks first (nothing runs for a proposal they refuse), then one `run_batch` for all
+    the survivors. Valid proposals come back with their `Task` (outputs and value trees filled,
+    `step` set); the others with the reason of their first failure.
+    """
+    check_determinism_mode(determinism)
+    out: list[Validation | None] = []
+    jobs: list[Job] = []
+    spans: list[tuple[int, int]] = []
+    for task_type, proposal in items:
+        rejected: Rejection | None = task_type.static_check(proposal, settings)
+        if rejected is not None:
+            out.append(Validation(False, rejected.reason, detail=rejected.detail,
+                                  proposal=proposal))
+            spans.append((0, 0))
+            continue
+        out.append(None)
+        new = _jobs(proposal, determinism)
+        spans.append((len(jobs), len(jobs) + len(new)))
+        jobs.extend(new)
+    results = executor.run_batch(jobs) if jobs else []
+    final: list[Validation] = []
+    for (task_type, proposal), done, (start, end) in zip(items, out, spans, strict=True):
+        if done is None:
+            done = _judge(task_type, proposal, results[start:end], determinism, step)
+        final.append(done)
+    return final

@@ -1,0 +1,50 @@
+"""Run configuration: presets, overrides, and one clear error for every bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from azr_agents.config import AZRConfig, from_yaml, load_config, to_yaml
+from azr_agents.errors import AZRConfigError
+
+
+def test_presets_load_and_differ_where_they_should() -> None:
+    smoke, paper = load_config("cpu-smoke"), load_config("paper-7b")
+    assert smoke.policy.model is None and paper.policy.backend == "vllm"
+    assert paper.selfplay.batch_size == 64 and paper.selfplay.references == 6
+    assert paper.selfplay.learnability_samples == 8 and paper.optim.lr == 1e-6
+    assert smoke.selfplay.batch_size < paper.selfplay.batch_size
+
+
+def test_dotted_overrides_reach_nested_fields() -> None:
+    config = load_config("cpu-smoke", ["optim.lr=3e-5", "selfplay.batch_size=2", "estimator.name=grpo"])
+    assert (config.optim.lr, config.selfplay.batch_size, config.estimator.name) == (3e-5, 2, "grpo")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["optim.nope=1"], "optim.nope"),
+        (["optim.lr=abc"], "optim.lr"),
+        (["optim.lr=-1"], "optim.lr"),
+        (["selfplay.reward_mode=both"], "reward_mode"),
+        (["selfplay.task_types=[deduction,prediction]"], "task_types"),
+        (["generation.temperature=0"], "temperature"),
+        (["policy.backend=tensorflow"], "backend"),
+    ],
+)
+def test_bad_values_raise_one_config_error_naming_the_key(overrides: list[str], match: str) -> None:
+    with pytest.raises(AZRConfigError, match=match):
+        load_config("cpu-smoke", overrides)
+
+
+def test_unknown_preset_lists_the_known_ones() -> None:
+    with pytest.raises(AZRConfigError, match="cpu-smoke"):
+        load_config("no-such-preset")
+
+
+def test_yaml_round_trip_keeps_every_value() -> None:
+    config = load_config("cpu-smoke", ["optim.lr=4e-5", "run.seed=7"])
+    again = from_yaml(to_yaml(config))
+    assert again == config
+    assert isinstance(again, AZRConfig)
