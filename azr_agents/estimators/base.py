@@ -51,7 +51,9 @@ class AdvantageInput:
                 f"got {len(self.groups)} group keys and {len(self.prompt_ids)} prompt ids"
             )
         if not bool(torch.isfinite(self.rewards).all()):
-            raise ValueError("AdvantageInput rewards contain NaN or inf; a reward function is broken")
+            raise ValueError(
+                "AdvantageInput rewards contain NaN or inf; a reward function is broken"
+            )
 
     @classmethod
     def empty(cls) -> AdvantageInput:

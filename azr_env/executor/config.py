@@ -41,8 +41,10 @@ class ExecutorConfig:
     """Largest result message accepted from a sandbox process."""
     namespaces: bool = True
     """Enter fresh network/mount/IPC/UTS namespaces where the kernel allows (as root)."""
-    sandbox_uid: int = 61000
-    """When started as root, worker slot i runs as uid/gid `sandbox_uid + i`."""
+    sandbox_uid: int | None = None
+    """When started as root, worker slot i runs as uid/gid `sandbox_uid + i`. None picks a fresh
+    random block of uids per executor: RLIMIT_NPROC counts all processes of a uid, so executors
+    sharing uids would eat into each other's process allowance."""
     self_check: bool = True
     """On start, check that a plain fork is refused inside the sandbox; refuse to run if not."""
     unsafe_allow_unsandboxed: bool = False
@@ -63,7 +65,7 @@ class ExecutorConfig:
             raise AZRConfigError(f"executor.max_output_chars must be positive, got {self.max_output_chars}")
         if self.max_frame_bytes < 4096:
             raise AZRConfigError("executor.max_frame_bytes must be at least 4096")
-        if not 1 <= self.sandbox_uid < 2**31 - 512:
+        if self.sandbox_uid is not None and not 1 <= self.sandbox_uid < 2**31 - 512:
             raise AZRConfigError(f"executor.sandbox_uid must be a positive uid, got {self.sandbox_uid}")
 
     @property

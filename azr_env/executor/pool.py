@@ -41,6 +41,11 @@ class SandboxUnavailable(RuntimeError):
     """
 
 
+def _random_uid_base() -> int:
+    """A block of 256 uids no one else uses (above the range distributions hand out)."""
+    return 1_000_000 + secrets.randbelow(4_000_000) * 256
+
+
 def _seccomp_available() -> str | None:
     """None when seccomp can be used, else why not."""
     if not sys.platform.startswith("linux"):
@@ -76,6 +81,7 @@ class Executor:
         self._lock = threading.Lock()
         self._seccomp = True
         self.layers: dict[str, Any] = {}
+        self.uid_base = config.sandbox_uid if config.sandbox_uid is not None else _random_uid_base()
         if config.isolation == "worker":
             warnings.warn(
                 "Executor(isolation='worker') runs jobs one after another in shared processes: a "
@@ -109,7 +115,7 @@ class Executor:
             warnings.warn(f"running WITHOUT a seccomp sandbox: {missing}", stacklevel=2)
             self._seccomp = False
         try:
-            processes = [SandboxProcess(i, self.config, self._seccomp)
+            processes = [SandboxProcess(i, self.config, self._seccomp, self.uid_base)
                          for i in range(self.config.worker_count)]
             self._processes = list(processes)
             for process in processes:
@@ -196,7 +202,7 @@ class Executor:
     def _process(self, slot: int) -> SandboxProcess:
         process = self._processes[slot]
         if process is None:
-            process = SandboxProcess(slot, self.config, self._seccomp)
+            process = SandboxProcess(slot, self.config, self._seccomp, self.uid_base)
             process.wait_ready()
             self._processes[slot] = process
         return process

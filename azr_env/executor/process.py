@@ -62,7 +62,7 @@ class SandboxStartError(RuntimeError):
 class SandboxProcess:
     """One sandbox process (a zygote in `job` mode, a worker in `worker` mode)."""
 
-    def __init__(self, slot: int, config: ExecutorConfig, seccomp: bool) -> None:
+    def __init__(self, slot: int, config: ExecutorConfig, seccomp: bool, uid_base: int) -> None:
         self.slot = slot
         self.config = config
         to_child_r, self.to_fd = os.pipe()
@@ -71,8 +71,7 @@ class SandboxProcess:
             "mode": config.isolation, "in_fd": to_child_r, "out_fd": from_child_w,
             "timeout_s": config.timeout_s, "memory_mb": config.memory_mb,
             "max_output_chars": config.max_output_chars, "max_frame_bytes": config.max_frame_bytes,
-            "namespaces": config.namespaces, "uid": config.sandbox_uid + slot,
-            "gid": config.sandbox_uid + slot, "max_processes": 8, "seccomp": seccomp,
+            "namespaces": config.namespaces, "uid": uid_base + slot, "gid": uid_base + slot, "max_processes": 8, "seccomp": seccomp,
             "preload": list(config.preload), "paths": _library_paths(), "libseccomp": _libseccomp_path(),
         }
         # -S: no site module and no .pth files; half the fork cost of a job is page tables, and

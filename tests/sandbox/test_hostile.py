@@ -215,10 +215,10 @@ def test_many_hostile_jobs_in_one_batch_keep_order(hostile_executor: Executor) -
 
 
 def test_no_sandbox_process_outlives_its_executor() -> None:
-    with Executor(workers=2, timeout_s=0.5, sandbox_uid=62000) as ex:  # uids no other test uses
+    with Executor(workers=2, timeout_s=0.5) as ex:
         zygotes = [p.proc.pid for p in ex._processes if p is not None]
         assert ex.run("def f(a):\n    while True: pass", "0").status == "timeout"
-        uids = {ex.config.sandbox_uid + slot for slot in range(2)}
+        uids = {ex.uid_base + slot for slot in range(2)}
     give_up = time.monotonic() + 2.0
     while (leftovers := _pids_of(uids)) and time.monotonic() < give_up:
         time.sleep(0.05)

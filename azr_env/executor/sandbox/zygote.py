@@ -88,10 +88,15 @@ class _Zygote:
         framing.write_all(self.out_fd, framing.pack(message))
 
     # -- job mode ------------------------------------------------------------------------
-    def spawn_spare(self) -> _Spare:
+    def spawn_spare(self, patience_s: float) -> _Spare:
         job_r, job_w = os.pipe2(os.O_CLOEXEC)
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
-        pid = _fork_with_retry()
+        try:
+            pid = _fork_with_retry(patience_s)
+        except OSError:
+            for fd in (job_r, job_w, res_r, res_w):
+                os.close(fd)
+            raise
         if pid == 0:
             try:
                 self._child(job_r, res_w)
@@ -193,7 +198,7 @@ class _Zygote:
 
     def serve_jobs(self) -> None:
         reader = framing.FrameReader(self.max_frame)
-        spare = self.try_spawn_spare()  # ready before the first job arrives
+        spare = self.try_spawn_spare(patience_s=2.0)  # ready before the first job arrives
         while True:
             try:
                 message = framing.read_message(self.in_fd, reader)
@@ -205,14 +210,15 @@ class _Zygote:
                 self.collect_zombies(keep=0)
                 break
             started = time.monotonic()
-            child = spare if spare is not None else self.try_spawn_spare()
+            child = spare if spare is not None else self.try_spawn_spare(patience_s=2.0)
             result: dict[str, Any]
             if child is None:
                 result = {"status": "infra", "reason": "sandbox_failure", "error": "zygote: cannot fork"}
             else:
                 self.dispatch(child, message["job"])
-            # The next spare forks while this job runs (the fork is most of a job's cost).
-            spare = self.try_spawn_spare()
+            # The next spare forks while this job runs (the fork is most of a job's cost); if the
+            # process limit says no just now, the next job forks its own.
+            spare = self.try_spawn_spare(patience_s=0.0)
             if child is not None:
                 deadline = started + float(self.config["timeout_s"])
                 result = self.collect(child, deadline, message["job"].get("nonce"))
@@ -230,9 +236,9 @@ class _Zygote:
             pass  # the child died before taking its job: collect() reports how
         os.close(child.job_fd)
 
-    def try_spawn_spare(self) -> _Spare | None:
+    def try_spawn_spare(self, patience_s: float) -> _Spare | None:
         try:
-            return self.spawn_spare()
+            return self.spawn_spare(patience_s)
         except OSError:
             return None  # tried again before the next job; reported as infra if it persists
 
@@ -277,7 +283,7 @@ def _import_pyseccomp(library_path: str | None) -> None:
             ctypes.util = saved  # type: ignore[attr-defined]
 
 
-def _fork_with_retry(patience_s: float = 5.0) -> int:
+def _fork_with_retry(patience_s: float) -> int:
     """Fork, waiting out EAGAIN: RLIMIT_NPROC counts this uid's processes, and those of a
     previous zygote in the same slot may take a moment to be reaped after it was replaced."""
     give_up = time.monotonic() + patience_s

@@ -52,6 +52,7 @@ def approx(values: Sequence[float], tol: float = 1e-6) -> object:
 
 # --- trr++ --------------------------------------------------------------------------------
 
+
 def test_trr_sequence_hand_computed() -> None:
     # DED: r = [1, 0]: mean 0.5, std = sqrt((0.25 + 0.25) / 1) = 0.7071068 -> A = +-0.7071068
     # ABD: r = [1, 0, 0]: mean 1/3, sum sq dev = 4/9 + 1/9 + 1/9 = 2/3, var = (2/3)/2 = 1/3,
@@ -73,8 +74,10 @@ def test_trr_token_mode_weights_by_length() -> None:
     # -> A = (1 - 0.75)/0.5 = 0.5, (0 - 0.75)/0.5 = -1.5
     inp = batch([1, 0], lengths=[3, 1])
     token = get("trr++", per="token")(inp)
-    assert token.tolist() == [pytest.approx([0.5, 0.5, 0.5, 0], abs=1e-6),
-                              pytest.approx([-1.5, 0, 0, 0], abs=1e-6)]
+    assert token.tolist() == [
+        pytest.approx([0.5, 0.5, 0.5, 0], abs=1e-6),
+        pytest.approx([-1.5, 0, 0, 0], abs=1e-6),
+    ]
     # Sequence mode ignores the lengths: +-0.7071068, so the two modes differ.
     assert per_sequence(get("trr++", per="sequence")(inp)) == approx([0.7071068, -0.7071068])
     # Swapped lengths [1, 3]: mean 0.25, var = (0.75^2 + 3*0.25^2)/3 = 0.25 -> A = 1.5, -0.5
@@ -103,18 +106,18 @@ def test_trr_groups_are_independent() -> None:
 
 # --- reinforce++ --------------------------------------------------------------------------
 
+
 def test_reinforce_plus_plus_one_global_baseline() -> None:
     # r = [2, 0, 1] (groups ignored): mean 1, var = (1 + 1 + 0)/2 = 1 -> A = [1, -1, 0]
     inp = batch([2, 0, 1], lengths=[1, 1, 2], groups=[DED, ABD, "x"])
     assert per_sequence(get("reinforce++")(inp)) == approx([1, -1, 0])
     # token mode, lengths [1, 1, 2]: N = 4, mean = (2 + 0 + 2*1)/4 = 1,
     # var = (1 + 1 + 0)/3 = 2/3, std = 0.8164966 -> A = [1.2247449, -1.2247449, 0]
-    assert per_sequence(get("reinforce++", per="token")(inp)) == approx(
-        [1.2247449, -1.2247449, 0]
-    )
+    assert per_sequence(get("reinforce++", per="token")(inp)) == approx([1.2247449, -1.2247449, 0])
 
 
 # --- grpo ---------------------------------------------------------------------------------
+
 
 def test_grpo_per_prompt() -> None:
     # prompt "p": r = [1, 0, 0, 0]: mean 0.25, sum sq = 0.5625 + 3*0.0625 = 0.75,
@@ -130,17 +133,17 @@ def test_grpo_per_prompt() -> None:
 
 # --- rloo ---------------------------------------------------------------------------------
 
+
 def test_rloo_leave_one_out() -> None:
     # prompt "p": r = [1, 0, 0, 0]: A_0 = 1 - (0+0+0)/3 = 1, A_j = 0 - (1+0+0)/3 = -1/3
     # prompt "q": r = [0.5, 1.0]: A = 0.5 - 1.0 = -0.5, 1.0 - 0.5 = 0.5
     # prompt "z": single sample -> 0
     inp = batch([1, 0.5, 0, 0, 1.0, 0, 0.9], prompt_ids=["p", "q", "p", "p", "q", "p", "z"])
-    assert per_sequence(get("rloo")(inp)) == approx(
-        [1, -0.5, -1 / 3, -1 / 3, 0.5, -1 / 3, 0]
-    )
+    assert per_sequence(get("rloo")(inp)) == approx([1, -0.5, -1 / 3, -1 / 3, 0.5, -1 / 3, 0])
 
 
 # --- reinforce (moving-average baseline) --------------------------------------------------
+
 
 def test_reinforce_moving_average_baseline() -> None:
     est = get("reinforce")  # beta 0.9, b starts at 0
@@ -161,6 +164,7 @@ def test_reinforce_moving_average_baseline() -> None:
 
 
 # --- shared contract ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_mask_dtype_device_and_no_grad(name: str) -> None:
@@ -198,24 +202,35 @@ def test_bad_inputs_fail_loudly() -> None:
 
 # --- properties ---------------------------------------------------------------------------
 
+
 @st.composite
 def random_batches(draw: st.DrawFn, full_mask: bool = False) -> AdvantageInput:
     b = draw(st.integers(0, 12))
     t = draw(st.integers(1, 6))
     rewards = draw(
-        st.lists(st.floats(-10, 10, allow_nan=False, width=32) | st.sampled_from([0.0, 1.0]),
-                 min_size=b, max_size=b)
+        st.lists(
+            st.floats(-10, 10, allow_nan=False, width=32) | st.sampled_from([0.0, 1.0]),
+            min_size=b,
+            max_size=b,
+        )
     )
     lengths = [t] * b if full_mask else draw(st.lists(st.integers(0, t), min_size=b, max_size=b))
-    groups = draw(st.lists(st.sampled_from([DED, ABD, ("induction", "solve")]), min_size=b, max_size=b))
+    groups = draw(
+        st.lists(st.sampled_from([DED, ABD, ("induction", "solve")]), min_size=b, max_size=b)
+    )
     prompts = draw(st.lists(st.integers(0, 3), min_size=b, max_size=b))
     return batch(rewards, lengths, groups, prompts, width=t)
 
 
 ALL_OPTIONS: list[tuple[str, dict[str, object]]] = [
-    ("trr++", {}), ("trr++", {"per": "token"}), ("reinforce++", {}),
-    ("reinforce++", {"per": "token"}), ("grpo", {}), ("grpo", {"scale": False}),
-    ("rloo", {}), ("reinforce", {}),
+    ("trr++", {}),
+    ("trr++", {"per": "token"}),
+    ("reinforce++", {}),
+    ("reinforce++", {"per": "token"}),
+    ("grpo", {}),
+    ("grpo", {"scale": False}),
+    ("rloo", {}),
+    ("reinforce", {}),
 ]
 
 
@@ -253,6 +268,7 @@ def test_property_zero_mean_within_groups(inp: AdvantageInput) -> None:
 
 
 # --- registry -----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> None:
