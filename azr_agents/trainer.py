@@ -193,7 +193,8 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
     def save(self) -> Path:
         state = {"rng": self.rng.bit_generator.state, "python_rng": random.getstate(),
-                 "torch_rng": torch.get_rng_state(), "session": self.session.state_dict()}
+                 "torch_rng": torch.get_rng_state(), "session": self.session.state_dict(),
+                 "estimator": getattr(self.estimator, "state_dict", dict)()}
         path = save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
                                self.optimizer, state, self.session.save_buffers,
                                keep=self.config.run.keep_checkpoints)
@@ -211,6 +212,8 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.session.load_buffers(path / "buffers.jsonl")
         self.session.load_state_dict(state.get("session", {}))
+        if hasattr(self.estimator, "load_state_dict"):
+            self.estimator.load_state_dict(state.get("estimator", {}))  # e.g. a moving baseline
         self.step_index = int(state["step"])
         self.metrics.truncate_after(self.step_index)
         return self.step_index

@@ -37,6 +37,9 @@ class ExecutorConfig:
     (trusted evaluation only: a job can alter what the next one sees)."""
     max_output_chars: int = 1000
     """A returned value whose repr is longer is an `error` (`output_too_long`), never truncated."""
+    pipeline_depth: int = 2
+    """Jobs queued per sandbox process, so it never waits for the trusted side between jobs.
+    In `worker` mode a running job could read the next queued one: trusted code only, again."""
     max_frame_bytes: int = 1 << 20
     """Largest result message accepted from a sandbox process."""
     namespaces: bool = True
@@ -63,6 +66,8 @@ class ExecutorConfig:
             raise AZRConfigError(f"executor.isolation must be 'job' or 'worker', got {self.isolation!r}")
         if self.max_output_chars < 1:
             raise AZRConfigError(f"executor.max_output_chars must be positive, got {self.max_output_chars}")
+        if not 1 <= self.pipeline_depth <= 64:
+            raise AZRConfigError(f"executor.pipeline_depth must be in [1, 64], got {self.pipeline_depth}")
         if self.max_frame_bytes < 4096:
             raise AZRConfigError("executor.max_frame_bytes must be at least 4096")
         if self.sandbox_uid is not None and not 1 <= self.sandbox_uid < 2**31 - 512:

@@ -228,54 +228,65 @@ def determinism_verdict(first: ExecResult, second: ExecResult) -> ExecResult:
 
 
 class _Dispatch:
-    """One `run_batch`: feed idle processes, collect results, replace what dies or hangs."""
+    """One `run_batch`: keep every process fed, collect results, replace what dies or hangs.
+
+    Each process holds up to `pipeline_depth` jobs, so it starts the next one without waiting
+    for the trusted side to read the last answer. Only the oldest job of a process is running;
+    its deadline starts when the one before it finished. When a process fails, its running job
+    gets the failure and the jobs queued behind it go back to the front of the queue.
+    """
 
     def __init__(self, executor: Executor, wires: list[dict[str, Any]]) -> None:
         self.executor = executor
         self.config = executor.config
         self.results: list[ExecResult | None] = [None] * len(wires)
-        self.queue = deque(enumerate(wires))
-        # slot -> (job index, nonce, started, deadline)
-        self.inflight: dict[int, tuple[int, str, float, float]] = {}
+        self.queue: deque[tuple[int, dict[str, Any]]] = deque(enumerate(wires))
+        # slot -> jobs sent, oldest (running) first: (index, nonce, wire)
+        self.inflight: dict[int, deque[tuple[int, str, dict[str, Any]]]] = {}
+        self.head_started: dict[int, float] = {}
         grace = JOB_MODE_GRACE_S if self.config.isolation == "job" else WORKER_MODE_GRACE_S
         self.budget = self.config.timeout_s + grace
 
     def run(self) -> list[ExecResult]:
-        slots = list(range(len(self.executor._processes)))
+        slots = range(len(self.executor._processes))
         while self.queue or self.inflight:
             for slot in slots:
-                if slot not in self.inflight and self.queue:
-                    self._submit(slot)
+                while self.queue and len(self.inflight.get(slot, ())) < self.config.pipeline_depth:
+                    if not self._submit(slot):
+                        break
             if self.inflight:
                 self._wait()
         return [r if r is not None else infra("job was lost") for r in self.results]
 
-    def _submit(self, slot: int) -> None:
+    def _submit(self, slot: int) -> bool:
         index, wire = self.queue.popleft()
         try:
             process = self.executor._process(slot)
         except SandboxStartError as exc:
             self.results[index] = infra(f"could not replace a sandbox process: {exc}")
-            return
+            return False
         nonce = secrets.token_hex(8)
-        started = time.monotonic()
         if not process.send({"id": index, "job": dict(wire, nonce=nonce)}):
-            self.executor._replace(slot)
-            self.results[index] = infra("sandbox process was gone before the job was sent")
-            return
-        self.inflight[slot] = (index, nonce, started, started + self.budget)
+            self.queue.appendleft((index, wire))
+            self._fail(slot, infra("sandbox process was gone before the job was sent"))
+            return False
+        if slot not in self.inflight:
+            self.inflight[slot] = deque()
+            self.head_started[slot] = time.monotonic()
+        self.inflight[slot].append((index, nonce, wire))
+        return True
 
     def _wait(self) -> None:
         now = time.monotonic()
-        timeout = max(0.0, min(deadline for *_, deadline in self.inflight.values()) - now)
+        timeout = max(0.0, min(self.head_started[slot] for slot in self.inflight) + self.budget - now)
         by_fd = {self.executor._process(slot).from_fd: slot for slot in self.inflight}
         ready, _, _ = select.select(list(by_fd), [], [], timeout)
         for fd in ready:
             self._read(by_fd[fd])
         now = time.monotonic()
-        for slot, (index, _, started, deadline) in list(self.inflight.items()):
-            if now >= deadline:
-                self._finish(slot, index, self._overdue(), started, respawn=True)
+        for slot in list(self.inflight):
+            if now >= self.head_started[slot] + self.budget:
+                self._fail(slot, self._overdue())
 
     def _overdue(self) -> ExecResult:
         if self.config.isolation == "worker":
@@ -283,25 +294,23 @@ class _Dispatch:
         return infra("the sandbox zygote stopped answering")
 
     def _read(self, slot: int) -> None:
-        index, nonce, started, _ = self.inflight[slot]
         process = self.executor._process(slot)
         try:
             messages, alive = process.read_available()
         except framing.FrameError as exc:
-            self._finish(slot, index, self._tampered(str(exc)), started, respawn=True)
+            self._fail(slot, self._tampered(str(exc)))
             return
-        if messages:
-            payload = messages[0]
-            broken = len(messages) > 1 or payload.get("id") != index
+        for payload in messages:
+            index, nonce, _ = self.inflight[slot][0]
+            broken = payload.get("id") != index
             if self.config.isolation == "worker" and payload.pop("nonce", None) != nonce:
                 broken = True
             if broken:
-                self._finish(slot, index, self._tampered("unexpected frame"), started, respawn=True)
-            else:
-                result = from_payload(payload, float(payload.get("duration_s") or 0.0))
-                self._finish(slot, index, result, started, respawn=False)
-        elif not alive:
-            self._finish(slot, index, self._died(process), started, respawn=True)
+                self._fail(slot, self._tampered("unexpected frame"))
+                return
+            self._complete(slot, from_payload(payload, float(payload.get("duration_s") or 0.0)))
+        if not messages and not alive:
+            self._fail(slot, self._died(process))
 
     def _tampered(self, why: str) -> ExecResult:
         if self.config.isolation == "worker":
@@ -319,10 +328,25 @@ class _Dispatch:
             return ExecResult("timeout", reason="cpu_limit", error="CPU time limit exceeded")
         return ExecResult("crash", reason="no_result", error="the worker died while running the program")
 
-    def _finish(self, slot: int, index: int, result: ExecResult, started: float, respawn: bool) -> None:
+    def _complete(self, slot: int, result: ExecResult) -> None:
+        """The running job of `slot` finished; the next one there starts now."""
+        index, _, _ = self.inflight[slot].popleft()
         if result.duration_s == 0.0:
-            result = replace(result, duration_s=time.monotonic() - started)
+            result = replace(result, duration_s=time.monotonic() - self.head_started[slot])
         self.results[index] = result
-        del self.inflight[slot]
-        if respawn:
-            self.executor._replace(slot)
+        self.head_started[slot] = time.monotonic()
+        if not self.inflight[slot]:
+            del self.inflight[slot]
+
+    def _fail(self, slot: int, result: ExecResult) -> None:
+        """The process of `slot` failed: its running job gets `result`, the rest are re-queued."""
+        jobs = self.inflight.pop(slot, deque())
+        started = self.head_started.pop(slot, time.monotonic())
+        if jobs:
+            index, _, _ = jobs.popleft()
+            if result.duration_s == 0.0:
+                result = replace(result, duration_s=time.monotonic() - started)
+            self.results[index] = result
+        for index, _, wire in reversed(jobs):
+            self.queue.appendleft((index, wire))
+        self.executor._replace(slot)
