@@ -37,7 +37,7 @@ class ExecutorConfig:
     (trusted evaluation only: a job can alter what the next one sees)."""
     max_output_chars: int = 1000
     """A returned value whose repr is longer is an `error` (`output_too_long`), never truncated."""
-    pipeline_depth: int = 2
+    pipeline_depth: int = 8
     """Jobs queued per sandbox process, so it never waits for the trusted side between jobs.
     In `worker` mode a running job could read the next queued one: trusted code only, again."""
     max_frame_bytes: int = 1 << 20

@@ -32,6 +32,7 @@ JOB_MODE_GRACE_S = 5.0
 decides the zygote itself is stuck."""
 
 WORKER_MODE_GRACE_S = 0.05
+PIPE_BUDGET_BYTES = 48 * 1024
 
 
 class SandboxUnavailable(RuntimeError):
@@ -241,8 +242,8 @@ class _Dispatch:
         self.config = executor.config
         self.results: list[ExecResult | None] = [None] * len(wires)
         self.queue: deque[tuple[int, dict[str, Any]]] = deque(enumerate(wires))
-        # slot -> jobs sent, oldest (running) first: (index, nonce, wire)
-        self.inflight: dict[int, deque[tuple[int, str, dict[str, Any]]]] = {}
+        # slot -> jobs sent, oldest (running) first: (index, nonce, wire, frame size)
+        self.inflight: dict[int, deque[tuple[int, str, dict[str, Any], int]]] = {}
         self.head_started: dict[int, float] = {}
         grace = JOB_MODE_GRACE_S if self.config.isolation == "job" else WORKER_MODE_GRACE_S
         self.budget = self.config.timeout_s + grace
@@ -251,30 +252,45 @@ class _Dispatch:
         slots = range(len(self.executor._processes))
         while self.queue or self.inflight:
             for slot in slots:
-                while self.queue and len(self.inflight.get(slot, ())) < self.config.pipeline_depth:
-                    if not self._submit(slot):
-                        break
+                self._fill(slot)
             if self.inflight:
                 self._wait()
         return [r if r is not None else infra("job was lost") for r in self.results]
 
-    def _submit(self, slot: int) -> bool:
-        index, wire = self.queue.popleft()
+    def _fill(self, slot: int) -> None:
+        """Top up `slot` to `pipeline_depth` jobs, sending them in one write."""
+        room = self.config.pipeline_depth - len(self.inflight.get(slot, ()))
+        if room <= 0 or not self.queue:
+            return
         try:
             process = self.executor._process(slot)
         except SandboxStartError as exc:
+            index, _ = self.queue.popleft()
             self.results[index] = infra(f"could not replace a sandbox process: {exc}")
-            return False
-        nonce = secrets.token_hex(8)
-        if not process.send({"id": index, "job": dict(wire, nonce=nonce)}):
-            self.queue.appendleft((index, wire))
-            self._fail(slot, infra("sandbox process was gone before the job was sent"))
-            return False
+            return
+        # Unread frames must fit in the pipe (64 KiB), or a write could block while the process
+        # runs a long job and the pool could not enforce deadlines meanwhile.
+        pending = sum(size for *_, size in self.inflight.get(slot, ()))
+        frames: list[bytes] = []
+        sent: list[tuple[int, str, dict[str, Any], int]] = []
+        while self.queue and len(sent) < room:
+            index, wire = self.queue[0]
+            nonce = secrets.token_hex(8)
+            frame = framing.pack({"id": index, "job": dict(wire, nonce=nonce)})
+            if pending and pending + len(frame) > PIPE_BUDGET_BYTES:
+                break
+            self.queue.popleft()
+            pending += len(frame)
+            frames.append(frame)
+            sent.append((index, nonce, wire, len(frame)))
+        if not sent:
+            return
         if slot not in self.inflight:
             self.inflight[slot] = deque()
             self.head_started[slot] = time.monotonic()
-        self.inflight[slot].append((index, nonce, wire))
-        return True
+        self.inflight[slot].extend(sent)
+        if not process.send_frames(frames):
+            self._fail(slot, infra("sandbox process was gone before the job was sent"))
 
     def _wait(self) -> None:
         now = time.monotonic()
@@ -301,7 +317,7 @@ class _Dispatch:
             self._fail(slot, self._tampered(str(exc)))
             return
         for payload in messages:
-            index, nonce, _ = self.inflight[slot][0]
+            index, nonce, _, _ = self.inflight[slot][0]
             broken = payload.get("id") != index
             if self.config.isolation == "worker" and payload.pop("nonce", None) != nonce:
                 broken = True
@@ -330,7 +346,7 @@ class _Dispatch:
 
     def _complete(self, slot: int, result: ExecResult) -> None:
         """The running job of `slot` finished; the next one there starts now."""
-        index, _, _ = self.inflight[slot].popleft()
+        index, *_ = self.inflight[slot].popleft()
         if result.duration_s == 0.0:
             result = replace(result, duration_s=time.monotonic() - self.head_started[slot])
         self.results[index] = result
@@ -343,10 +359,10 @@ class _Dispatch:
         jobs = self.inflight.pop(slot, deque())
         started = self.head_started.pop(slot, time.monotonic())
         if jobs:
-            index, _, _ = jobs.popleft()
+            index, *_ = jobs.popleft()
             if result.duration_s == 0.0:
                 result = replace(result, duration_s=time.monotonic() - started)
             self.results[index] = result
-        for index, _, wire in reversed(jobs):
+        for index, _, wire, _ in reversed(jobs):
             self.queue.appendleft((index, wire))
         self.executor._replace(slot)

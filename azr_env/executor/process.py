@@ -105,8 +105,12 @@ class SandboxProcess:
 
     def send(self, message: dict[str, Any]) -> bool:
         """Send one message; False when the process is gone."""
+        return self.send_frames([framing.pack(message)])
+
+    def send_frames(self, frames: list[bytes]) -> bool:
+        """Send packed frames in one write (one wake-up of the process); False when it is gone."""
         try:
-            framing.write_all(self.to_fd, framing.pack(message))
+            framing.write_all(self.to_fd, b"".join(frames))
         except OSError:
             return False
         return True
