@@ -7,6 +7,7 @@ override (`env.rewards.mode=reference`) reaches any of them. `validate()` raises
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,15 +102,17 @@ class EnvConfig:
         )
 
 
-def build_config(config: EnvConfig | dict[str, Any] | None, overrides: dict[str, Any]) -> EnvConfig:
+def build_config(
+    config: EnvConfig | Mapping[str, Any] | None, overrides: Mapping[str, Any]
+) -> EnvConfig:
     """An `EnvConfig` from a config object, a (possibly nested) dict, and keyword overrides.
 
     Accepts what `gymnasium.make(id, **kwargs)` passes through: `config=EnvConfig(...)`, a plain
-    dict (e.g. from YAML), and top-level fields as keywords; nested dicts fill nested configs.
+    mapping (a dict, or an omegaconf DictConfig from YAML), and top-level fields as keywords; nested dicts fill nested configs.
     """
     if config is None:
         config = EnvConfig()
-    elif isinstance(config, dict):
+    elif isinstance(config, Mapping):
         overrides = {**config, **overrides}
         config = EnvConfig()
     elif not isinstance(config, EnvConfig):
@@ -120,14 +123,16 @@ def build_config(config: EnvConfig | dict[str, Any] | None, overrides: dict[str,
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise AZRConfigError(f"unknown env option(s) {unknown}; known: {sorted(known)}")
-    nested = {"executor": ExecutorConfig, "rewards": RewardConfig, "buffers": BufferConfig}
+    nested: dict[str, Any] = {
+        "executor": ExecutorConfig, "rewards": RewardConfig, "buffers": BufferConfig
+    }
     for name, value in overrides.items():
-        if name in nested and isinstance(value, dict):
+        if name in nested and isinstance(value, Mapping):
             cls = nested[name]
             bad = sorted(set(value) - set(cls.__dataclass_fields__))
             if bad:
                 raise AZRConfigError(f"unknown {name} option(s) {bad}")
-            value = cls(**value)
+            value = cls(**{str(k): v for k, v in value.items()})
         setattr(config, name, value)
     config.validate()
     return config

@@ -79,7 +79,9 @@ class Executor:
         config.validate()
         self.config = config
         self._processes: list[SandboxProcess | None] = []
-        self._lock = threading.Lock()
+        # Re-entrant: `run_batch` starts the pool on first use, and `start` runs its self-check
+        # through `run_batch`.
+        self._lock = threading.RLock()
         self._seccomp = True
         self.layers: dict[str, Any] = {}
         self.uid_base = config.sandbox_uid if config.sandbox_uid is not None else _random_uid_base()
@@ -103,7 +105,11 @@ class Executor:
         return bool(self._processes)
 
     def start(self) -> None:
-        """Start the sandbox processes and run the self-check (idempotent)."""
+        """Start the sandbox processes and run the self-check (idempotent, thread-safe)."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         if self.started:
             return
         missing = _seccomp_available()

@@ -4,6 +4,8 @@
 (see `docs/env.md`).
 """
 
+# Importing the modules registers the paper's three types (one line at the bottom of each).
+from azr_env.tasks import abduction, deduction, induction  # noqa: F401
 from azr_env.tasks.base import (
     Proposal,
     ProposeContext,
@@ -13,10 +15,7 @@ from azr_env.tasks.base import (
     Validation,
 )
 from azr_env.tasks.registry import available_task_types, get_task_type, register_task_type
-
-# Importing the modules registers the paper's three types (one line at the bottom of each).
-from azr_env.tasks import abduction, deduction, induction  # noqa: E402, F401, I001
-from azr_env.tasks.validation import validate_proposals  # noqa: E402
+from azr_env.tasks.validation import validate_proposals
 
 __all__ = [
     "Proposal",

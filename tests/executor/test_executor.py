@@ -170,3 +170,14 @@ def test_worker_isolation_warns_and_works() -> None:
 def test_eval_job_on_a_literal(executor: Executor) -> None:
     result, = executor.run_batch([EvalJob("{2, 1}")])
     assert result.value == "{1, 2}"
+
+
+def test_an_executor_starts_on_first_use_and_closes_cleanly() -> None:
+    ex = Executor(workers=1, timeout_s=2.0)
+    try:
+        assert not ex.started
+        assert ex.run(IDENTITY, "'lazy'").value == "'lazy'"
+        assert ex.started
+    finally:
+        ex.close()
+    assert not ex.started

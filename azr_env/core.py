@@ -1,0 +1,234 @@
+"""`SelfPlayCore`: the shared machinery behind the single env and the vector env.
+
+One core holds the executor, the buffers, the prompt format and the solver, and scores a whole
+batch of completions at once: the single env calls it with a batch of one, the vector env with all
+B sub-envs, so both compute exactly the same rewards. Posing (what a step shows) and scoring
+(what a completion earns) are here; the Gymnasium plumbing (spaces, seeding, autoreset) is in
+`env.py` and `vector.py`. Scoring a propose batch is four phases, each one call for the batch:
+validate (one `run_batch`), ask the solver (one call for all B x n attempts), check the attempts
+(one answer check per task type), add the valid tasks to the buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from azr_env.buffers import TaskBuffers
+from azr_env.config import EnvConfig
+from azr_env.episode import Episode, Outcome, info_of
+from azr_env.errors import AZRConfigError
+from azr_env.executor import Executor
+from azr_env.executor.checks import OutputCheck, Verdict, check_outputs
+from azr_env.formats import PROPOSE, SOLVE, get_format
+from azr_env.scoring import score_proposals, score_solutions
+from azr_env.task import TASK_TYPES, Task
+from azr_env.tasks import Proposal, ProposeContext, Rejection, TaskType, get_task_type
+from azr_env.tasks.validation import validate_proposals
+
+Solver = Callable[[list[str]], Sequence[str]]
+"""A batch of solve prompts -> one completion each (sampled at the training temperature)."""
+
+ROLES: tuple[str, ...] = (PROPOSE, SOLVE)
+
+
+class SelfPlayCore:
+    """Buffers, executor, format and solver, shared by every sub-env of a vector env."""
+
+    def __init__(
+        self,
+        config: EnvConfig,
+        *,
+        executor: Executor | None = None,
+        solver: Solver | None = None,
+        buffers: TaskBuffers | None = None,
+        task_types: Sequence[str] = TASK_TYPES,
+    ) -> None:
+        if solver is not None and not callable(solver):
+            raise AZRConfigError("solver must be a callable: list of prompts -> list of completions")
+        if executor is not None and not isinstance(executor, Executor):
+            raise AZRConfigError("executor must be an azr_env.executor.Executor")
+        if buffers is not None and not isinstance(buffers, TaskBuffers):
+            raise AZRConfigError("buffers must be an azr_env.buffers.TaskBuffers")
+        self.config = config
+        self.settings = config.task_settings()
+        self.format = get_format(config.format)
+        self.types: dict[str, TaskType] = {name: get_task_type(name) for name in task_types}
+        all_types = {name: get_task_type(name) for name in (*TASK_TYPES, *task_types)}
+        if buffers is None:
+            seeds = [t for tt in all_types.values() for t in tt.seed_tasks()] \
+                if config.buffers.zero else []
+            buffers = TaskBuffers(list(all_types), config.buffers, seed_tasks=seeds)
+        missing = [name for name in all_types if name not in buffers.task_types]
+        if missing:
+            raise AZRConfigError(f"the buffers given have no buffer for {missing}")
+        self.buffers = buffers
+        self.solver = solver
+        self.owns_executor = executor is None
+        self._executor = executor if executor is not None else Executor(config.executor)
+        self._gold: dict[str, Task] = {}
+
+    @property
+    def executor(self) -> Executor:
+        """The executor, started on first use (an env that never runs code starts no process).
+
+        Started here rather than left to `run_batch`: `Executor.run_batch` on a pool that was
+        never started deadlocks on its own lock during the start-up self-check.
+        """
+        if not self._executor.started:
+            self._executor.start()
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the executor if this core started it (a shared one is left to its owner)."""
+        if self.owns_executor:
+            self._executor.close()
+
+    # -- posing ------------------------------------------------------------------------------
+    def task_type(self, name: str) -> TaskType:
+        if name not in self.types:
+            raise AZRConfigError(f"this env has no task type {name!r}; it has {list(self.types)}")
+        return self.types[name]
+
+    def pose_propose(self, task_type: str, rng: np.random.Generator) -> Episode:
+        tt = self.task_type(task_type)
+        context = tt.propose_context(self.buffers, rng, self.settings)
+        prompt = self.format.propose_prompt(task_type, tt.propose_fields(context, self.settings))
+        return Episode(task_type, PROPOSE, prompt, context=context)
+
+    def pose_solve(self, task: Task) -> Episode:
+        tt = self.task_type(task.task_type)
+        prompt = self.format.solve_prompt(task.task_type, tt.solve_fields(task))
+        return Episode(task.task_type, SOLVE, prompt, task=task)
+
+    def draw_solve_tasks(self, task_type: str, rng: np.random.Generator, n: int) -> list[Task]:
+        """`n` tasks to solve, recent first (see `TaskBuffer.sample_solve`), with gold values."""
+        self.task_type(task_type)
+        return self.with_gold(self.buffers[task_type].sample_solve(rng, n))
+
+    def with_gold(self, tasks: Sequence[Task]) -> list[Task]:
+        """The tasks with value trees filled in, computing missing ones in the sandbox once.
+
+        Tasks from proposals carry their trees; the zero triplets and hand-written buffer files
+        do not, and must not be compared by text.
+        """
+        todo = list({t.id: t for t in tasks if t.encoded is None and t.id not in self._gold}
+                    .values())
+        if todo:
+            items = [(get_task_type(t.task_type), Proposal(t.program, t.inputs, t.message))
+                     for t in todo]
+            results = validate_proposals(self.executor, items, self.settings,
+                                         determinism=self.config.determinism)
+            for task, done in zip(todo, results, strict=True):
+                if done.infra:
+                    raise RuntimeError(f"the sandbox failed computing gold values: {done.detail}")
+                if not done.valid or done.task is None:
+                    raise AZRConfigError(
+                        f"buffer task {task.id} ({task.task_type}) is not a valid task: "
+                        f"{done.reason} ({done.detail}); remove it from the buffer file"
+                    )
+                self._gold[task.id] = replace(task, encoded=done.task.encoded)
+        return [self._gold.get(t.id, t) if t.encoded is None else t for t in tasks]
+
+    def pose_task(self, spec: Mapping[str, Any], task_type: str) -> Task:
+        """Validate a user's task (`reset(options={"task": ...})`) and compute its gold values.
+
+        Raises `AZRConfigError` when the task is invalid or a given output is not what the
+        program returns: a posed task is the user's input, not the model's.
+        """
+        if not isinstance(spec, Mapping):
+            raise AZRConfigError("options['task'] must be a dict with program and input(s)")
+        task_type = str(spec.get("task_type", task_type))
+        tt = self.task_type(task_type)
+        unknown = sorted(set(spec) - {"task_type", "program", "input", "inputs", "output",
+                                      "outputs", "message"})
+        if unknown:
+            raise AZRConfigError(f"options['task'] has unknown key(s) {unknown}")
+        program = spec.get("program")
+        inputs = spec.get("inputs", [spec["input"]] if "input" in spec else None)
+        outputs = spec.get("outputs", [spec["output"]] if "output" in spec else None)
+        if not isinstance(program, str) or not isinstance(inputs, (list, tuple)) or not inputs \
+                or not all(isinstance(x, str) for x in inputs):
+            raise AZRConfigError(
+                "options['task'] needs 'program' (source text) and 'input' (one argument string) "
+                "or 'inputs' (a list of them)"
+            )
+        proposal = Proposal(program, tuple(inputs), str(spec.get("message", "")))
+        done, = validate_proposals(self.executor, [(tt, proposal)], self.settings,
+                                   determinism=self.config.determinism)
+        if not done.valid or done.task is None:
+            raise AZRConfigError(f"the posed task is not valid: {done.reason} ({done.detail})")
+        task = done.task
+        if outputs is not None:
+            if not isinstance(outputs, (list, tuple)) or len(outputs) != len(inputs) or not all(
+                isinstance(x, str) for x in outputs
+            ):
+                raise AZRConfigError("options['task'] outputs must be one repr string per input")
+            checks = [OutputCheck(o, tree, shown, program)
+                      for o, tree, shown in zip(outputs, task.encoded, task.outputs, strict=True)]
+            for given, shown, verdict in zip(outputs, task.outputs,
+                                             check_outputs(self.executor, checks), strict=True):
+                if not verdict.correct:
+                    raise AZRConfigError(
+                        f"the posed output {given!r} is not what the program returns ({shown})"
+                    )
+        return task
+
+    # -- scoring -----------------------------------------------------------------------------
+    def _answer_of(self, episode: Episode, action: Any) -> tuple[str | None, Outcome | None]:
+        """The answer part of an action, or the penalty outcome for a malformed one."""
+        if not isinstance(action, str):
+            return None, Outcome(-1.0, info_of(episode, -1.0, "not_text"))
+        if len(action) > self.config.max_completion_chars:
+            return None, Outcome(-1.0, info_of(episode, -1.0, "completion_too_long"))
+        answer = self.format.extract_answer(action)
+        if answer is None:
+            return None, Outcome(-1.0, info_of(episode, -1.0, "no_answer"))
+        return answer, None
+
+    def score(self, episodes: Sequence[Episode], actions: Sequence[Any], step: int) -> list[Outcome]:
+        """Rewards and infos of one batch of completions (any mix of groups), in order."""
+        outcomes: list[Outcome | None] = [None] * len(episodes)
+        solve: list[tuple[int, str]] = []
+        propose: list[tuple[int, Proposal]] = []
+        for i, (episode, action) in enumerate(zip(episodes, actions, strict=True)):
+            answer, failed = self._answer_of(episode, action)
+            if failed is not None or answer is None:
+                outcomes[i] = failed
+                continue
+            tt = self.task_type(episode.task_type)
+            if episode.role == SOLVE:
+                parsed = tt.parse_answer(self.format, answer)
+                if parsed is None:
+                    reason = f"no_{tt.answer_kind}_block"
+                    outcomes[i] = Outcome(-1.0, info_of(episode, -1.0, reason))
+                else:
+                    solve.append((i, parsed))
+                continue
+            context = episode.context or ProposeContext()
+            got = tt.parse_proposal(self.format, answer, context, self.settings)
+            if isinstance(got, Rejection):
+                outcomes[i] = Outcome(-1.0, info_of(episode, -1.0, got.reason, detail=got.detail))
+            else:
+                propose.append((i, got))
+        for i, outcome in score_solutions(self, [(episodes[i], a) for i, a in solve]):
+            outcomes[solve[i][0]] = outcome
+        for i, outcome in score_proposals(self, [(episodes[i], p) for i, p in propose], step):
+            outcomes[propose[i][0]] = outcome
+        return [o if o is not None else Outcome(0.0, {}) for o in outcomes]
+
+    def check(self, pairs: Sequence[tuple[Task, str]]) -> list[Verdict]:
+        """Judge parsed answers of any task types, one batched check per type, in order."""
+        verdicts: list[Verdict | None] = [None] * len(pairs)
+        for name in dict.fromkeys(t.task_type for t, _ in pairs):
+            idx = [i for i, (t, _) in enumerate(pairs) if t.task_type == name]
+            tasks = self.with_gold([pairs[i][0] for i in idx])
+            got = self.task_type(name).check_answers(self.executor, tasks, [pairs[i][1] for i in idx])
+            for i, verdict in zip(idx, got, strict=True):
+                verdicts[i] = verdict
+        return [v if v is not None else Verdict(False, "infra", infra=True) for v in verdicts]
+
+

@@ -1,0 +1,219 @@
+"""`AZREnv`: the Absolute Zero self-play environment as a one-step `gymnasium.Env`.
+
+Each episode is one completion: `reset` poses a prompt for one (task type, role) group, `step`
+scores the completion and ends the episode (`terminated=True`). `SelfPlay-v0` cycles the six
+groups (propose deduction, abduction, induction, then solve them), so six consecutive episodes
+are one self-play step of a batch of one; the focused ids stay on one group. All scoring lives in
+`SelfPlayCore`, which the vector env shares, so a vector env of B scores like B of these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.envs.registration import EnvSpec
+
+from azr_env.buffers import TaskBuffers
+from azr_env.config import EnvConfig, build_config
+from azr_env.core import ROLES, SelfPlayCore, Solver
+from azr_env.episode import Episode
+from azr_env.errors import AZRConfigError
+from azr_env.executor import Executor
+from azr_env.formats import PROPOSE, SOLVE
+from azr_env.spaces import AnyText, observation_space
+from azr_env.task import TASK_TYPES
+
+Observation = dict[str, str]
+
+SHARED_ARGUMENTS: tuple[str, ...] = ("executor", "solver", "buffers")
+"""Constructor arguments that are live objects, passed on by reference when re-made from a spec."""
+
+
+class Shared:
+    """Holds a live constructor argument so that `copy.deepcopy` of an env spec keeps it as is.
+
+    `gymnasium.make` records the kwargs in `env.spec`, and re-making an env from its spec
+    (`check_env` does) deep-copies them: an executor (it holds a lock and processes) or a
+    solver bound to a model must be shared, not copied.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Shared:
+        return self
+
+    def __repr__(self) -> str:
+        return f"Shared({type(self.value).__name__})"
+
+
+def unshare(value: Any) -> Any:
+    """The object a `Shared` holds (anything else unchanged)."""
+    return value.value if isinstance(value, Shared) else value
+
+
+def task_role_groups(
+    task_types: Sequence[str] | str | None, roles: Sequence[str] | str | None
+) -> list[tuple[str, str]]:
+    """The (task type, role) groups an env cycles through: all proposals first, then solving.
+
+    That is the order of one self-play step (spec section 7): buffers grow before solve tasks
+    are drawn from them.
+    """
+    types = [task_types] if isinstance(task_types, str) else list(task_types or TASK_TYPES)
+    chosen = [roles] if isinstance(roles, str) else list(roles or ROLES)
+    bad = [r for r in chosen if r not in ROLES]
+    if bad or not chosen or not types:
+        raise AZRConfigError(f"roles must be among {list(ROLES)} and task_types non-empty")
+    return [(t, r) for r in ROLES if r in chosen for t in types]
+
+
+class AZREnv(gym.Env[Observation, str]):
+    """Propose and solve deduction, abduction and induction tasks, scored in a sandbox.
+
+    Args:
+        task_types, roles: the groups to cycle (default: all six).
+        config: an `EnvConfig` (or a dict of its fields); keyword overrides of its fields may
+            also be passed directly (`format="plain"`, `rewards={"mode": "reference"}`).
+        solver: a callable from a list of solve prompts to one completion each, used to
+            estimate a proposal's learnability with n attempts. Without one, propose steps
+            score validity only (0 for valid, -1 for invalid; `info["learnability_estimated"]`
+            is False).
+        executor: an `Executor` to share (closing the env leaves it running); by default the
+            env starts its own from `config.executor` and closes it in `close()`.
+        buffers: a `TaskBuffers` to share or resume from (default: fresh, from the zero tasks).
+        render_mode: None or "ansi" (the current prompt and the last reward as text).
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi"], "render_fps": 1}  # noqa: RUF012
+
+    def __init__(
+        self,
+        task_types: Sequence[str] | str | None = None,
+        roles: Sequence[str] | str | None = None,
+        *,
+        config: EnvConfig | Mapping[str, Any] | None = None,
+        solver: Solver | None = None,
+        executor: Executor | None = None,
+        buffers: TaskBuffers | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise AZRConfigError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.render_mode = render_mode
+        executor, solver, buffers = unshare(executor), unshare(solver), unshare(buffers)
+        self.config = build_config(config, overrides)
+        self.groups = task_role_groups(task_types, roles)
+        self.core = SelfPlayCore(
+            self.config, executor=executor, solver=solver, buffers=buffers,
+            task_types=list(dict.fromkeys(t for t, _ in self.groups)),
+        )
+        self.observation_space = observation_space(  # type: ignore[assignment]
+            self.config.max_prompt_chars
+        )
+        self.action_space = AnyText(self.config.max_completion_chars)
+        self._spec: EnvSpec | None = None
+        self._cycle = 0
+        self._steps = 0
+        self._episode: Episode | None = None
+        self._last: tuple[float, str] | None = None
+
+    @property
+    def spec(self) -> EnvSpec | None:
+        """The registration spec; live objects in its kwargs are wrapped in `Shared`."""
+        return self._spec
+
+    @spec.setter
+    def spec(self, value: EnvSpec | None) -> None:
+        if value is not None:
+            kwargs = {k: Shared(v) if k in SHARED_ARGUMENTS and v is not None else v
+                      for k, v in value.kwargs.items()}
+            value = dataclasses.replace(value, kwargs=kwargs)
+        self._spec = value
+
+    # -- shared state ----------------------------------------------------------------------------
+    @property
+    def buffers(self) -> TaskBuffers:
+        """The task buffers (shared with every env built on the same core or buffers)."""
+        return self.core.buffers
+
+    @property
+    def executor(self) -> Executor:
+        return self.core.executor
+
+    @property
+    def episode(self) -> Episode | None:
+        """The episode posed by the last `reset` (None before the first, or after `step`)."""
+        return self._episode
+
+    # -- gymnasium API ---------------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Observation, dict[str, Any]]:
+        """Pose the next group's prompt; `options={"task": {...}}` poses your own solve task.
+
+        A seed restarts the group cycle too, so `reset(seed=s)` always poses the same group.
+        `options["task"]` holds `program` and `input` (or `inputs`), optionally `output(s)`
+        (checked against what the program returns), `message` (induction) and `task_type`
+        (default: the env's current group's type). Invalid tasks raise `AZRConfigError`.
+        """
+        super().reset(seed=seed)
+        if seed is not None:
+            self._cycle = 0
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"task", "group"})
+        if unknown:
+            raise AZRConfigError(f"unknown reset option(s) {unknown}; known: 'task', 'group'")
+        task_type, role = self.groups[self._cycle % len(self.groups)]
+        if "group" in options:
+            task_type, role = _group(options["group"], self.groups)
+        else:
+            self._cycle += 1
+        if "task" in options:
+            posed = self.core.pose_task(options["task"], task_type)
+            self._episode = self.core.pose_solve(posed)
+        elif role == PROPOSE:
+            self._episode = self.core.pose_propose(task_type, self.np_random)
+        else:
+            task, = self.core.draw_solve_tasks(task_type, self.np_random, 1)
+            self._episode = self.core.pose_solve(task)
+        self._last = None
+        return self._episode.observation(), self._episode.reset_info()
+
+    def step(self, action: str) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        """Score one completion; the episode ends (`terminated=True`). Never raises on text."""
+        if self._episode is None:
+            raise gym.error.ResetNeeded("call reset() before step(): each episode is one step")
+        episode = self._episode
+        outcome, = self.core.score([episode], [action], self._steps)
+        self._steps += 1
+        self._episode = None
+        self._last = (outcome.reward, str(outcome.info.get("reason")))
+        return episode.observation(), float(outcome.reward), True, False, outcome.info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        text = self._episode.prompt if self._episode is not None else "(episode over)"
+        if self._last is not None:
+            text += f"\n[reward {self._last[0]:+.2f}: {self._last[1]}]"
+        return text
+
+    def close(self) -> None:
+        """Stop the executor if the env started it; a shared executor is left running."""
+        self.core.close()
+        super().close()
+
+
+def _group(value: Any, groups: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """`options["group"]`: a (task type, role) pair this env serves."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 and tuple(value) in groups:
+        return str(value[0]), str(value[1])
+    raise AZRConfigError(f"options['group'] must be one of {list(groups)}, got {value!r}")
+
+
+__all__ = ["SOLVE", "AZREnv", "task_role_groups"]

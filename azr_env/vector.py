@@ -1,0 +1,178 @@
+"""`AZRVectorEnv`: B sub-envs on one buffer set, one executor and one solver, scored in batch.
+
+Made by `gymnasium.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point")`. A step
+sends all B completions to `SelfPlayCore.score` at once: one `run_batch` validates every
+proposal, one solver call makes all B x n learnability attempts, one check per task type judges
+them. Episodes are one step, so the env resets sub-envs in the same step
+(`AutoresetMode.SAME_STEP`): `step` returns the next prompts as observations, and the scored
+step's infos under `infos["final_info"]` (its observations under `infos["final_obs"]`), as
+Gymnasium's vector API prescribes.
+
+Sub-env i draws from its own generator seeded with `seed + i`, as the i-th of B single envs
+would. Solve tasks of one type are drawn for all sub-envs together without repeats
+(`EnvConfig.distinct_solve_tasks`, the paper's batch), from the vector env's own generator; set
+it False to draw per sub-env, exactly like B single envs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from azr_env.buffers import TaskBuffers
+from azr_env.config import EnvConfig, build_config
+from azr_env.core import SelfPlayCore, Solver
+from azr_env.env import task_role_groups
+from azr_env.episode import Episode
+from azr_env.errors import AZRConfigError
+from azr_env.executor import Executor
+from azr_env.formats import PROPOSE
+from azr_env.spaces import AnyText, observation_space
+
+Observations = dict[str, np.ndarray]
+
+
+class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
+    """A native batched AZR env; arguments as `AZREnv`'s, plus `num_envs`."""
+
+    metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP,  # noqa: RUF012
+                                "render_modes": []}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        task_types: Sequence[str] | str | None = None,
+        roles: Sequence[str] | str | None = None,
+        *,
+        config: EnvConfig | Mapping[str, Any] | None = None,
+        solver: Solver | None = None,
+        executor: Executor | None = None,
+        buffers: TaskBuffers | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
+            raise AZRConfigError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        if render_mode is not None:
+            raise AZRConfigError("the vector env does not render; use render_mode=None")
+        self.num_envs = num_envs
+        self.render_mode = None
+        self.config = build_config(config, overrides)
+        self.groups = task_role_groups(task_types, roles)
+        self.core = SelfPlayCore(
+            self.config, executor=executor, solver=solver, buffers=buffers,
+            task_types=list(dict.fromkeys(t for t, _ in self.groups)),
+        )
+        self.single_observation_space = observation_space(self.config.max_prompt_chars)
+        self.single_action_space = AnyText(self.config.max_completion_chars)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._rngs: list[np.random.Generator] = []
+        self._cycles = [0] * num_envs
+        self._episodes: list[Episode] = []
+        self._steps = 0
+
+    @property
+    def buffers(self) -> TaskBuffers:
+        return self.core.buffers
+
+    @property
+    def executor(self) -> Executor:
+        return self.core.executor
+
+    def _seed(self, seed: int | Sequence[int] | None) -> None:
+        if seed is None:
+            if not self._rngs:
+                self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+            return
+        seeds = [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed)
+        if len(seeds) != self.num_envs:
+            raise AZRConfigError(f"reset needs one seed per sub-env ({self.num_envs}), got {seeds}")
+        self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        self._cycles = [0] * self.num_envs
+
+    def _pose(self, indices: Sequence[int]) -> None:
+        """Pose the next episode of each sub-env in `indices`."""
+        solve: dict[str, list[int]] = {}
+        for i in indices:
+            task_type, role = self.groups[self._cycles[i] % len(self.groups)]
+            self._cycles[i] += 1
+            if role == PROPOSE:
+                self._episodes[i] = self.core.pose_propose(task_type, self._rngs[i])
+            else:
+                solve.setdefault(task_type, []).append(i)
+        for task_type, envs in solve.items():
+            if self.config.distinct_solve_tasks:
+                tasks = self.core.draw_solve_tasks(task_type, self.np_random, len(envs))
+            else:
+                tasks = [self.core.draw_solve_tasks(task_type, self._rngs[i], 1)[0] for i in envs]
+            for i, task in zip(envs, tasks, strict=True):
+                self._episodes[i] = self.core.pose_solve(task)
+
+    def _observations(self) -> Observations:
+        def column(key: str) -> np.ndarray:
+            values = np.empty(self.num_envs, dtype=object)
+            values[:] = [e.observation()[key] for e in self._episodes]
+            return values
+
+        return {"prompt": column("prompt"), "role": column("role"),
+                "task_type": column("task_type")}
+
+    def _infos(self, infos: list[dict[str, Any]]) -> dict[str, Any]:
+        batched: dict[str, Any] = {}
+        for i, info in enumerate(infos):
+            batched = self._add_info(batched, info, i)
+        return batched
+
+    def reset(
+        self,
+        *,
+        seed: int | list[int] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[Observations, dict[str, Any]]:
+        """Pose a prompt in every sub-env; `seed` (an int or one per sub-env) reseeds them."""
+        super().reset(seed=seed if isinstance(seed, int) or seed is None else int(seed[0]))
+        if options:
+            raise AZRConfigError(
+                "the vector env takes no reset options; pose your own tasks with AZREnv's "
+                "reset(options={'task': ...})"
+            )
+        self._seed(seed)
+        self._episodes = [Episode("", "", "")] * self.num_envs
+        self._pose(range(self.num_envs))
+        return self._observations(), self._infos([e.reset_info() for e in self._episodes])
+
+    def step(
+        self, actions: Sequence[str]
+    ) -> tuple[Observations, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Score all B completions together, then pose the next prompts (same-step autoreset)."""
+        if not self._episodes:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        actions = list(actions)
+        if len(actions) != self.num_envs:
+            raise AZRConfigError(f"step needs {self.num_envs} actions, got {len(actions)}")
+        finished = list(self._episodes)
+        outcomes = self.core.score(finished, actions, self._steps)
+        self._steps += 1
+        final_obs = np.empty(self.num_envs, dtype=object)
+        final_obs[:] = [e.observation() for e in finished]
+        self._pose(range(self.num_envs))
+        infos = self._infos([e.reset_info() for e in self._episodes])
+        infos["final_info"] = self._infos([o.info for o in outcomes])
+        infos["_final_info"] = np.ones(self.num_envs, dtype=bool)
+        infos["final_obs"] = final_obs
+        infos["_final_obs"] = np.ones(self.num_envs, dtype=bool)
+        rewards = np.array([o.reward for o in outcomes], dtype=np.float64)
+        terminated = np.ones(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        return self._observations(), rewards, terminated, truncated, infos
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Stop the executor if this env started it."""
+        self.core.close()
