@@ -8,7 +8,6 @@ newest one and is itself replaced atomically.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -97,6 +96,7 @@ def load_checkpoint(
     return state
 
 
-def describe(path: Path) -> str:
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint was taken at."""
     state = torch.load(path / STATE, weights_only=False)
-    return json.dumps({"checkpoint": str(path), "step": state.get("step")})
+    return int(state["step"])

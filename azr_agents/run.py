@@ -26,8 +26,9 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
     from rich.console import Console
     from tqdm import tqdm
 
+    from azr_agents.checkpoint import checkpoint_step, latest_checkpoint
     from azr_agents.policies import load_policy
-    from azr_agents.selfplay import SelfPlaySession
+    from azr_agents.selfplay import SelfPlaySession, load_buffers
     from azr_agents.trainer import Trainer
 
     console = Console(stderr=True)
@@ -40,12 +41,16 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
         policy = load_policy(config.policy.model, config.policy.backend, **_policy_options(config))
     console.print(f"policy loaded in {time.perf_counter() - started:.0f} s")
 
-    with SelfPlaySession(config.selfplay, seed=config.run.seed) as session:
+    checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
+    if resume and checkpoint is None:
+        console.print(f"no checkpoint in {run_dir} yet: starting from step 0")
+    buffers = load_buffers(checkpoint / "buffers.jsonl", config.selfplay) if checkpoint else None
+    seed = config.run.seed + (checkpoint_step(checkpoint) if checkpoint else 0)
+    with SelfPlaySession(config.selfplay, seed=seed, buffers=buffers) as session:
         trainer = Trainer(config, policy, session, run_dir, log=console.print)
         trainer.write_config()
-        if resume:
-            step = trainer.resume()
-            console.print(f"resumed from step {step}")
+        if checkpoint is not None:
+            console.print(f"resumed from {checkpoint} (step {trainer.resume(checkpoint)})")
         target = session.seeding_target()
         if trainer.step_index == 0 and target:
             _seed(trainer, session, target, config, console)
@@ -58,8 +63,10 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
                 summary = metrics
                 bar.update(1)
                 bar.set_postfix_str(_postfix(metrics))
-                if trainer.step_index % config.run.probe_every == 0 if config.run.probe_every else False:
-                    trainer.metrics.log(trainer.step_index, {"probe": session.probe(trainer)})
+                if config.run.probe_every and trainer.step_index % config.run.probe_every == 0:
+                    probe = session.probe(trainer, config.run.probe_size)
+                    if probe:
+                        trainer.metrics.log(trainer.step_index, {"probe": probe})
                 if trainer.step_index % config.run.checkpoint_every == 0 or trainer.step_index == config.run.steps:
                     trainer.save()
                     session.save_buffers(run_dir / "buffers.jsonl")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from azr_agents import estimators
-from azr_agents.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_atomic
+from azr_agents.checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from azr_agents.config import AZRConfig, to_yaml
 from azr_agents.loss import LossStats, ppo_clip_loss
 from azr_agents.metrics import MetricsLogger, plot_run
@@ -74,6 +74,14 @@ class Trainer:
         self.tokens_generated += sum(len(o.token_ids) for o in outputs)
         return outputs
 
+    def complete(self, prompts: list[str], greedy: bool = False) -> list[str]:
+        """Completions for prompts outside the trained batch (seeding, the probe set)."""
+        if not greedy:
+            return [o.text for o in self._generate(prompts)]
+        gen = self.config.generation
+        outputs = self.policy.generate(prompts, max_new_tokens=gen.max_new_tokens, temperature=0.0)
+        return [o.text for o in outputs]
+
     def _solve(self, prompts: list[str]) -> list[str]:
         """The env's solver: completions for a batch of solve prompts, at training temperature."""
         return [o.text for o in self._generate(prompts)]
@@ -125,7 +133,8 @@ class Trainer:
 
     def _update(self, samples: list[Sample]) -> dict[str, float]:
         """Advantages for all samples at once, then PPO epochs over micro-batches."""
-        trainable = [s for s in samples if s.token_ids]
+        # An `infra` outcome is the sandbox's failure, not the model's: it is not trained on.
+        trainable = [s for s in samples if s.token_ids and not s.info.get("infra")]
         if not trainable:
             return {"skipped": 1.0}
         mask = response_mask(trainable)
@@ -193,25 +202,20 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
     def save(self) -> Path:
         state = {"rng": self.rng.bit_generator.state, "python_rng": random.getstate(),
-                 "torch_rng": torch.get_rng_state(), "session": self.session.state_dict(),
+                 "torch_rng": torch.get_rng_state(),
                  "estimator": getattr(self.estimator, "state_dict", dict)()}
         path = save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
                                self.optimizer, state, self.session.save_buffers,
                                keep=self.config.run.keep_checkpoints)
         return path
 
-    def resume(self) -> int:
-        """Continue from the newest checkpoint of the run folder; returns its step."""
-        path = latest_checkpoint(self.run_dir / "checkpoints")
-        if path is None:
-            return 0
+    def resume(self, path: Path) -> int:
+        """Continue from checkpoint `path` (its buffers went to the session when it was made)."""
         state = load_checkpoint(path, self.policy.model, self.optimizer)
         self.policy.sync_weights()
         self.rng.bit_generator.state = state["rng"]
         random.setstate(state["python_rng"])
         torch.set_rng_state(state["torch_rng"])
-        self.session.load_buffers(path / "buffers.jsonl")
-        self.session.load_state_dict(state.get("session", {}))
         if hasattr(self.estimator, "load_state_dict"):
             self.estimator.load_state_dict(state.get("estimator", {}))  # e.g. a moving baseline
         self.step_index = int(state["step"])

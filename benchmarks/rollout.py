@@ -42,10 +42,8 @@ subject to come up with any input that will produce the same function output.
 - Ensure the function returns a value
 - Include at least one input parameter
 - Make the function deterministic
-- Make the snippet require state tracking across multiple data transformations
 - AVOID THE FOLLOWING: random functions or variables, date/time operations, I/O operations \
 (reading files, network requests), printing or logging, any external state
-- Ensure execution completes within 10 seconds on a modern CPU
 - All imports and class definitions should be at the very top of the code snippet
 
 ### Input Requirements:
@@ -81,13 +79,13 @@ INPUTS = ["'Hello world'", "[3, 1, 4, 1, 5]", "{'a': 'b', 'b': 'c'}, 'a'", "12",
 
 
 def azr_prompts(count: int, seed: int = 0) -> list[str]:
-    """Deduction-propose-like prompts: shared instructions, 2-6 varying reference triplets."""
+    """Deduction-propose-like prompts: shared instructions, 1-3 varying reference triplets."""
     rng = random.Random(seed)
     prompts = []
     for _ in range(count):
         refs = [
             f"<snippet_{i}>\n```python\n{rng.choice(SNIPPETS)}\n```\n```input\n{rng.choice(INPUTS)}\n```\n</snippet_{i}>"
-            for i in range(rng.randint(2, 6))
+            for i in range(rng.randint(1, 3))
         ]
         prompts.append(INSTRUCTIONS + "\n".join(refs))
     return prompts

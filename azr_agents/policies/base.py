@@ -60,6 +60,10 @@ class Policy(Protocol):
     model: Any
     tokenizer: Any
 
+    def encode(self, prompt: str) -> list[int]:
+        """The prompt's token ids exactly as the model sees them (chat template applied)."""
+        ...
+
     def generate(
         self,
         prompts: list[str],

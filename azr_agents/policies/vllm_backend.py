@@ -134,6 +134,11 @@ class VLLMPolicy:
             llm = LLM(**kwargs)
         return cls(llm, trainer, config)
 
+    def encode(self, prompt: str) -> list[int]:
+        """Prompt token ids, rendered exactly as for the transformers backend."""
+        ids: list[int] = self._trainer.encode(prompt)
+        return ids
+
     def sync_weights(self) -> None:
         """Push the trainable weights into the vLLM engine (call after each optimizer step)."""
         tie = bool(getattr(self.model.config, "tie_word_embeddings", False))

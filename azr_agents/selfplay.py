@@ -1,0 +1,209 @@
+"""The agent's view of the environment: six native vector envs sharing buffers and one sandbox.
+
+Written against azr_env's public API only (`gymnasium.make_vec` with the registered ids, the
+`solver`, `executor` and `buffers` arguments, the documented `info` keys), the way a
+researcher's own agent would use it. One vector env per (task type, role) group, each with
+`num_envs = batch_size`; they share one `TaskBuffers` (so valid proposals become solve tasks)
+and one `Executor`. Learnability estimates call `self.solver`, which the trainer points at its
+policy. Seeding uses separate propose envs without a solver: it only needs validity.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+import azr_env  # noqa: F401  (registers the env ids)
+from azr_agents.config import SelfPlayConfig
+from azr_env.buffers import TaskBuffers
+from azr_env.executor import Executor, ExecutorConfig
+
+ROLE_NAMES = {"propose": "Propose", "solve": "Solve"}
+
+
+def env_id(task_type: str, role: str) -> str:
+    return f"azr_env/{task_type.capitalize()}-{ROLE_NAMES[role]}-v0"
+
+
+def _unbatch(batched: dict[str, Any], index: int) -> dict[str, Any]:
+    """One sub-env's info out of Gymnasium's dict-of-arrays batching."""
+    out = {}
+    for key, value in batched.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, dict):
+            out[key] = _unbatch(value, index)
+        else:
+            item = value[index]
+            out[key] = item.item() if isinstance(item, np.generic) else item
+    return out
+
+
+class SelfPlaySession:
+    """Six vector envs (or fewer: `selfplay.task_types`) over one buffer set and one sandbox."""
+
+    def __init__(self, config: SelfPlayConfig, seed: int = 0, buffers: TaskBuffers | None = None) -> None:
+        """`buffers`: resume from these (e.g. a checkpoint's); default: fresh, from the zero tasks.
+        `seed` seeds the envs' prompt sampling (a resumed run passes its seed plus its step)."""
+        self.config = config
+        self.seed = seed
+        self.solver: Callable[[list[str]], list[str]] | None = None
+        self.executor = Executor(ExecutorConfig(workers=config.executor_workers, timeout_s=config.timeout_s))
+        self.executor.start()
+        self.env_config: dict[str, Any] = {
+            "rewards": {"mode": config.reward_mode, "num_samples": config.learnability_samples},
+            "buffers": {"cap": config.buffer_cap, "num_references": config.references},
+            "format": config.format,
+            "induction_inputs": config.induction_inputs,
+        }
+        self.buffers: TaskBuffers | None = buffers
+        self.envs: dict[tuple[str, str], Any] = {}
+        self.seed_envs: dict[str, Any] = {}
+        self.prompts: dict[tuple[str, str], list[str]] = {}
+        for task_type in config.task_types:
+            for role in ("propose", "solve"):
+                self.envs[(task_type, role)] = self._make(task_type, role, self._solve)
+            self.seed_envs[task_type] = self._make(task_type, "propose", None)
+        self._reset_all(seed)
+
+    def _make(self, task_type: str, role: str, solver: Callable[[list[str]], list[str]] | None) -> Any:
+        env = gymnasium.make_vec(
+            env_id(task_type, role), num_envs=self.config.batch_size,
+            vectorization_mode="vector_entry_point", config=self.env_config,
+            solver=solver, executor=self.executor, buffers=self.buffers,
+        )
+        if self.buffers is None:
+            self.buffers = env.unwrapped.buffers if hasattr(env, "unwrapped") else env.buffers
+        return env
+
+    def _reset_all(self, seed: int) -> None:
+        offset = 0
+        for key, env in [*self.envs.items(), *((("seed", k), e) for k, e in self.seed_envs.items())]:
+            obs, _ = env.reset(seed=seed * 100_003 + offset)
+            offset += self.config.batch_size
+            self.prompts[key] = [str(p) for p in obs["prompt"]]
+
+    def _solve(self, prompts: list[str]) -> list[str]:
+        if self.solver is None:
+            raise RuntimeError("SelfPlaySession.solver is not set")
+        return self.solver(list(prompts))
+
+    # -- what the trainer calls -----------------------------------------------------------------
+    def propose_prompts(self, task_type: str, rng: np.random.Generator) -> list[str]:
+        return self._pose((task_type, "propose"), self.envs[(task_type, "propose")])
+
+    def solve_prompts(self, task_type: str, rng: np.random.Generator) -> list[str]:
+        """Posed now, after this step's proposals joined the buffers: solve tasks come from the
+        most recent additions first (the vector env's same-step autoreset poses one step early)."""
+        return self._pose((task_type, "solve"), self.envs[(task_type, "solve")])
+
+    def _pose(self, key: tuple[str, str], env: Any) -> list[str]:
+        obs, _ = env.reset()  # no seed: each sub-env's RNG stream goes on
+        self.prompts[key] = [str(p) for p in obs["prompt"]]
+        return list(self.prompts[key])
+
+    def score(self, task_type: str, role: str, completions: Sequence[str]) -> list[tuple[float, dict[str, Any]]]:
+        """Step the group's vector env with the completions; keep the next prompts it poses."""
+        return self._step((task_type, role), self.envs[(task_type, role)], completions)
+
+    def _step(self, key: tuple[str, str], env: Any, completions: Sequence[str]) -> list[tuple[float, dict[str, Any]]]:
+        obs, rewards, _, _, infos = env.step(list(completions))
+        self.prompts[key] = [str(p) for p in obs["prompt"]]
+        final = infos.get("final_info", infos)
+        scored = []
+        for i, reward in enumerate(rewards):
+            info = _unbatch(final, i)
+            if info.get("role") == "propose":
+                info["valid"] = bool(info.get("format_ok"))
+            scored.append((float(reward), info))
+        return scored
+
+    # -- seeding --------------------------------------------------------------------------------
+    def seeding_target(self) -> int:
+        return self.config.batch_size * self.config.seed_factor
+
+    def needs_seeding(self, target: int) -> bool:
+        assert self.buffers is not None
+        return any(len(self.buffers[t]) < target for t in self.config.task_types)
+
+    def seed_round(self, trainer: Any) -> None:
+        """One proposal per sub-env of every type whose buffer is short; no update."""
+        assert self.buffers is not None
+        target = self.seeding_target()
+        for task_type in self.config.task_types:
+            if len(self.buffers[task_type]) >= target:
+                continue
+            key = ("seed", task_type)
+            completions = trainer.complete(self._pose(key, self.seed_envs[task_type]))
+            self._step(key, self.seed_envs[task_type], completions)
+
+    # -- probe: a fixed set of tasks, scored the same way every time -----------------------------
+    def probe_tasks(self, size: int) -> list[dict[str, Any]]:
+        """The first `size` CRUXEval problems, alternating deduction and abduction."""
+        rows = _cruxeval_rows(size)
+        tasks = []
+        for i, row in enumerate(rows):
+            task_type = "deduction" if i % 2 == 0 else "abduction"
+            tasks.append({"task_type": task_type, "program": row["code"], "input": row["input"],
+                          "output": row["output"]})
+        return tasks
+
+    def probe(self, trainer: Any, size: int) -> dict[str, float]:
+        """Format validity and accuracy of the current policy on the fixed probe tasks."""
+        tasks = self.probe_tasks(size)
+        if not tasks:
+            return {}
+        env = gymnasium.make("azr_env/SelfPlay-v0", config=self.env_config, executor=self.executor)
+        try:
+            prompts = [env.reset(seed=i, options={"task": t})[0]["prompt"] for i, t in enumerate(tasks)]
+            completions = trainer.complete(prompts, greedy=True)
+            infos = []
+            for i, (task, completion) in enumerate(zip(tasks, completions, strict=True)):
+                env.reset(seed=i, options={"task": task})
+                infos.append(env.step(completion)[4])
+        finally:
+            env.close()
+        n = len(infos)
+        return {"format_ok": sum(bool(i.get("format_ok")) for i in infos) / n,
+                "accuracy": sum(bool(i.get("accuracy")) for i in infos) / n, "tasks": float(n)}
+
+    # -- persistence --------------------------------------------------------------------------
+    def buffer_sizes(self) -> dict[str, int]:
+        assert self.buffers is not None
+        return {t: len(self.buffers[t]) for t in self.config.task_types}
+
+    def save_buffers(self, path: Path) -> None:
+        assert self.buffers is not None
+        self.buffers.save(path)
+
+    def close(self) -> None:
+        for env in [*self.envs.values(), *self.seed_envs.values()]:
+            env.close()
+        self.executor.close()
+
+    def __enter__(self) -> SelfPlaySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _cruxeval_rows(size: int) -> list[dict[str, Any]]:
+    try:
+        text = resources.files("azr_env").joinpath("data/cruxeval/cruxeval.jsonl").read_text()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return []
+    return [json.loads(line) for line in text.splitlines()[:size] if line.strip()]
+
+
+def load_buffers(path: Path, config: SelfPlayConfig) -> TaskBuffers:
+    """Buffers saved by a checkpoint (or `azr train`'s buffers.jsonl), with the run's options."""
+    from azr_env.buffers import BufferConfig
+
+    return TaskBuffers.load(path, BufferConfig(cap=config.buffer_cap, num_references=config.references))
