@@ -150,8 +150,11 @@ class Trainer:
         stats = LossStats()
         grad_norm = 0.0
         self.policy.model.train()
+        # One optimizer step per epoch over the whole batch, so the order of micro-batches does
+        # not change the update: sorting by prompt keeps shared instructions and similar lengths
+        # together (less padding, and the policy can prefill a shared prefix once).
+        order = sorted(range(len(trainable)), key=lambda i: (trainable[i].prompt, i))
         for _ in range(opt.ppo_epochs):
-            order = self.rng.permutation(len(trainable))
             self.optimizer.zero_grad(set_to_none=True)
             for start in range(0, len(order), opt.micro_batch_size):
                 rows = [int(i) for i in order[start : start + opt.micro_batch_size]]
