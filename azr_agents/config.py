@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from azr_agents.errors import AZRConfigError
@@ -184,5 +184,3 @@ def from_yaml(text: str) -> AZRConfig:
     return config
 
 
-def as_dict(config: AZRConfig) -> DictConfig:
-    return OmegaConf.structured(config)

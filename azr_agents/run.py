@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from azr_agents.config import AZRConfig, to_yaml
 
 
@@ -22,32 +24,40 @@ def default_run_dir(config: AZRConfig) -> Path:
 
 
 def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict[str, Any]:
-    """Train for `config.run.steps` steps (counting a resumed run's earlier steps)."""
+    """Train for `config.run.steps` steps (counting a resumed run's earlier steps).
+
+    Under `accelerate launch` every process plays its own batch with its own seed and buffers;
+    the main process prints, plots, probes and writes the run folder.
+    """
     from rich.console import Console
     from tqdm import tqdm
 
     from azr_agents.checkpoint import checkpoint_step, latest_checkpoint
+    from azr_agents.distributed import DataParallel
     from azr_agents.policies import load_policy
     from azr_agents.selfplay import SelfPlaySession, load_buffers
     from azr_agents.trainer import Trainer
 
-    console = Console(stderr=True)
+    parallel = DataParallel()
+    console = Console(stderr=True, quiet=not parallel.is_main)
     run_dir.mkdir(parents=True, exist_ok=True)
-    console.print(f"[bold]azr train[/bold] -> {run_dir}")
+    console.print(f"[bold]azr train[/bold] -> {run_dir}"
+                  + (f" ({parallel.world} processes)" if parallel.world > 1 else ""))
     console.print(to_yaml(config), highlight=False)
 
     started = time.perf_counter()
     with console.status("loading the policy (the embedded GGUF model takes ~20 s to de-quantise)"):
-        policy = load_policy(config.policy.model, config.policy.backend, **_policy_options(config))
+        policy = load_policy(config.policy.model, config.policy.backend, **_policy_options(config, parallel))
     console.print(f"policy loaded in {time.perf_counter() - started:.0f} s")
 
     checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and checkpoint is None:
         console.print(f"no checkpoint in {run_dir} yet: starting from step 0")
-    buffers = load_buffers(checkpoint / "buffers.jsonl", config.selfplay) if checkpoint else None
-    seed = config.run.seed + (checkpoint_step(checkpoint) if checkpoint else 0)
+    buffers = load_buffers(_buffers_file(checkpoint, parallel.rank), config.selfplay) if checkpoint else None
+    seed = config.run.seed + 7919 * parallel.rank + (checkpoint_step(checkpoint) if checkpoint else 0)
     with SelfPlaySession(config.selfplay, seed=seed, buffers=buffers) as session:
-        trainer = Trainer(config, policy, session, run_dir, log=console.print)
+        trainer = Trainer(config, policy, session, run_dir, log=console.print, parallel=parallel)
+        trainer.rng = np.random.default_rng(seed)
         trainer.write_config()
         if checkpoint is not None:
             console.print(f"resumed from {checkpoint} (step {trainer.resume(checkpoint)})")
@@ -56,34 +66,46 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
             _seed(trainer, session, target, config, console)
         summary: dict[str, Any] = {}
         bar = tqdm(total=config.run.steps, initial=trainer.step_index, desc="self-play", unit="step",
-                   file=sys.stderr, dynamic_ncols=True)
+                   file=sys.stderr, dynamic_ncols=True, disable=not parallel.is_main)
         with bar:
             while trainer.step_index < config.run.steps:
                 metrics = trainer.step()
                 summary = metrics
                 bar.update(1)
                 bar.set_postfix_str(_postfix(metrics))
-                if config.run.probe_every and trainer.step_index % config.run.probe_every == 0:
+                step = trainer.step_index
+                if parallel.is_main and config.run.probe_every and step % config.run.probe_every == 0:
                     probe = session.probe(trainer, config.run.probe_size)
                     if probe:
-                        trainer.metrics.log(trainer.step_index, {"probe": probe})
-                if trainer.step_index % config.run.checkpoint_every == 0 or trainer.step_index == config.run.steps:
+                        trainer.log_metrics({"probe": probe})
+                if step % config.run.checkpoint_every == 0 or step == config.run.steps:
                     trainer.save()
-                    session.save_buffers(run_dir / "buffers.jsonl")
-                if trainer.step_index % config.run.plot_every == 0:
+                    if parallel.is_main:
+                        session.save_buffers(run_dir / "buffers.jsonl")
+                if parallel.is_main and step % config.run.plot_every == 0:
                     trainer.plot()
-        trainer.plot()
-        trainer.metrics.close()
-    _print_summary(console, run_dir, summary)
+        if parallel.is_main:
+            trainer.plot()
+        if trainer.metrics is not None:
+            trainer.metrics.close()
+    if parallel.is_main:
+        _print_summary(console, run_dir, summary)
     return summary
 
 
-def _policy_options(config: AZRConfig) -> dict[str, Any]:
+def _buffers_file(checkpoint: Path, rank: int) -> Path:
+    own = checkpoint / f"buffers-rank{rank}.jsonl"
+    return own if rank and own.exists() else checkpoint / "buffers.jsonl"
+
+
+def _policy_options(config: AZRConfig, parallel: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     options = asdict(config.policy)
     options.pop("model")
     options.pop("backend")
+    if parallel.world > 1 and options.get("device") == "auto" and parallel.device.type == "cuda":
+        options["device"] = str(parallel.device)  # one GPU per process
     return options
 
 

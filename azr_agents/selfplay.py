@@ -73,13 +73,13 @@ class SelfPlaySession:
         self._reset_all(seed)
 
     def _make(self, task_type: str, role: str, solver: Callable[[list[str]], list[str]] | None) -> Any:
-        env = gymnasium.make_vec(
+        env: Any = gymnasium.make_vec(
             env_id(task_type, role), num_envs=self.config.batch_size,
             vectorization_mode="vector_entry_point", config=self.env_config,
             solver=solver, executor=self.executor, buffers=self.buffers,
         )
         if self.buffers is None:
-            self.buffers = env.unwrapped.buffers if hasattr(env, "unwrapped") else env.buffers
+            self.buffers = env.unwrapped.buffers  # the first env made them; the others share them
         return env
 
     def _reset_all(self, seed: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import resource
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import torch
 from azr_agents import estimators
 from azr_agents.checkpoint import load_checkpoint, save_checkpoint, write_atomic
 from azr_agents.config import AZRConfig, to_yaml
+from azr_agents.distributed import DataParallel
 from azr_agents.loss import LossStats, ppo_clip_loss
 from azr_agents.metrics import MetricsLogger, plot_run
 from azr_agents.policies import Policy
@@ -45,8 +47,9 @@ class Trainer:
     """Owns the policy, the optimizer, the self-play session and the run folder."""
 
     def __init__(self, config: AZRConfig, policy: Policy, session: SelfPlaySession, run_dir: Path,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, parallel: DataParallel | None = None) -> None:
         self.config = config
+        self.parallel = parallel
         self.policy = policy
         self.session = session
         self.run_dir = run_dir
@@ -54,12 +57,13 @@ class Trainer:
         opt = config.optim
         self.optimizer = torch.optim.AdamW(
             [p for p in policy.model.parameters() if p.requires_grad],
-            lr=opt.lr, betas=tuple(opt.betas), weight_decay=opt.weight_decay,
+            lr=opt.lr, betas=(opt.betas[0], opt.betas[1]), weight_decay=opt.weight_decay,
         )
         self.estimator = estimators.get(config.estimator.name, **config.estimator.options)
         self.rng = np.random.default_rng(config.run.seed)
         self.step_index = 0
-        self.metrics = MetricsLogger(run_dir)
+        self.is_main = parallel is None or parallel.is_main
+        self.metrics = MetricsLogger(run_dir) if self.is_main else None
         self.tokens_generated = 0
         self.generation_s = 0.0
         session.solver = self._solve  # learnability estimates sample from the current policy
@@ -119,8 +123,13 @@ class Trainer:
 
         self.step_index += 1
         metrics = self._metrics(samples, update, timer, time.perf_counter() - started)
-        self.metrics.log(self.step_index, metrics)
+        self.log_metrics(metrics)
         return metrics
+
+    def log_metrics(self, metrics: dict[str, Any]) -> None:
+        """Append to metrics.jsonl (the main process writes for the run)."""
+        if self.metrics is not None:
+            self.metrics.log(self.step_index, metrics)
 
     def _samples(self, task_type: str, role: str, prompts: list[str], outputs: list[Any],
                  scored: list[tuple[float, dict[str, Any]]]) -> list[Sample]:
@@ -135,7 +144,8 @@ class Trainer:
         """Advantages for all samples at once, then PPO epochs over micro-batches."""
         # An `infra` outcome is the sandbox's failure, not the model's: it is not trained on.
         trainable = [s for s in samples if s.token_ids and not s.info.get("infra")]
-        if not trainable:
+        world = self.parallel.world if self.parallel is not None else 1
+        if not trainable and world == 1:
             return {"skipped": 1.0}
         mask = response_mask(trainable)
         advantages = self.estimator(estimators.AdvantageInput(
@@ -143,17 +153,18 @@ class Trainer:
             mask=mask,
             groups=[s.group for s in trainable],
             prompt_ids=[s.prompt_id for s in trainable],
-        ))
+        )) if trainable else mask
         old_logprobs = pad([s.logprobs for s in trainable], mask.shape[1])
-        total_tokens = float(mask.sum())
+        total_tokens = max(float(mask.sum()), 1.0)
         opt = self.config.optim
         stats = LossStats()
         grad_norm = 0.0
-        self.policy.model.train()
+        params = [p for p in self.policy.model.parameters() if p.requires_grad]
         # One optimizer step per epoch over the whole batch, so the order of micro-batches does
         # not change the update: sorting by prompt keeps shared instructions and similar lengths
         # together (less padding, and the policy can prefill a shared prefix once).
         order = sorted(range(len(trainable)), key=lambda i: (trainable[i].prompt, i))
+        self.policy.model.train()
         for _ in range(opt.ppo_epochs):
             self.optimizer.zero_grad(set_to_none=True)
             for start in range(0, len(order), opt.micro_batch_size):
@@ -169,9 +180,11 @@ class Trainer:
                     entropies=recomputed.entropies, entropy_coef=opt.entropy_coef,
                     total_tokens=total_tokens,
                 )
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 stats.add(part)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.policy.model.parameters(), opt.grad_clip))
+            if self.parallel is not None:
+                self.parallel.average_gradients(params)  # every process, even with no samples
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
             self.optimizer.step()
         self.policy.model.eval()
         self.policy.sync_weights()
@@ -203,14 +216,31 @@ class Trainer:
         }
 
     # -- checkpoints -------------------------------------------------------------------------
-    def save(self) -> Path:
+    def save(self) -> Path | None:
+        """Checkpoint the run (every process calls this; the main process writes it, with the
+        buffers of every process). Returns the checkpoint folder on the main process."""
         state = {"rng": self.rng.bit_generator.state, "python_rng": random.getstate(),
                  "torch_rng": torch.get_rng_state(),
                  "estimator": getattr(self.estimator, "state_dict", dict)()}
-        path = save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
-                               self.optimizer, state, self.session.save_buffers,
-                               keep=self.config.run.keep_checkpoints)
-        return path
+        buffers = [self._buffers_text()]
+        if self.parallel is not None:
+            buffers = self.parallel.gather(buffers[0])
+        if not self.is_main:
+            return None
+
+        def save_buffers(path: Path) -> None:
+            for rank, text in enumerate(buffers):
+                target = path if rank == 0 else path.with_name(f"buffers-rank{rank}.jsonl")
+                target.write_text(text)
+
+        return save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
+                               self.optimizer, state, save_buffers, keep=self.config.run.keep_checkpoints)
+
+    def _buffers_text(self) -> str:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "buffers.jsonl"
+            self.session.save_buffers(path)
+            return path.read_text()
 
     def resume(self, path: Path) -> int:
         """Continue from checkpoint `path` (its buffers went to the session when it was made)."""
@@ -222,11 +252,13 @@ class Trainer:
         if hasattr(self.estimator, "load_state_dict"):
             self.estimator.load_state_dict(state.get("estimator", {}))  # e.g. a moving baseline
         self.step_index = int(state["step"])
-        self.metrics.truncate_after(self.step_index)
+        if self.metrics is not None:
+            self.metrics.truncate_after(self.step_index)
         return self.step_index
 
     def write_config(self) -> None:
-        write_atomic(self.run_dir / "config.yaml", to_yaml(self.config))
+        if self.is_main:
+            write_atomic(self.run_dir / "config.yaml", to_yaml(self.config))
 
     def plot(self) -> list[Path]:
         return plot_run(self.run_dir)

@@ -127,3 +127,17 @@ def test_a_run_killed_mid_step_resumes_with_the_checkpointed_buffers_and_step(
             range(1, step + 1))
         trainer.step()
         assert trainer.step_index == step + 1
+
+
+def test_two_processes_train_one_step_with_averaged_gradients(tiny_model_dir: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "ddp"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "-m", "azr_agents.cli", "train", "--run-dir", str(run_dir), "--steps", "1",
+               *TINY_OVERRIDES, f"policy.model={tiny_model_dir}", "run.probe_every=0"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = latest_checkpoint(run_dir / "checkpoints")
+    assert checkpoint is not None and checkpoint_step(checkpoint) == 1
+    assert (checkpoint / "buffers-rank1.jsonl").exists(), "every process's buffers are saved"
+    assert [r["step"] for r in read_metrics(run_dir / "metrics.jsonl") if "groups" in r] == [1]
