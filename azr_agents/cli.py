@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_exec.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="run even where seccomp is unavailable (trusted code only)")
     p_exec.set_defaults(handler=_exec_command)
+    __import__("azr_agents.evaluation.cli", fromlist=["add_parsers"]).add_parsers(sub)  # eval, bench
     return parser
 
 

@@ -47,6 +47,11 @@ def gold(executor: Executor, program: str, args: str) -> tuple[Any, str]:
          "'x'", "defaultdict(<class 'int'>, {'x': 1})", True),
         ("def f(a):\n    return a", "1", "not an expression(", False),
         ("def f(a):\n    return a", "1", "__import__('os').getpid()", False),
+        ("def f(a):\n    return a * 7", "6", "f(6)", False),
+        ("def f(a):\n    return a * 7", "6", "[f(6)][0]", False),
+        ("def f(a):\n    return a * 7", "6", "(lambda: 42)()", False),
+        ("def f(a):\n    return a * 7", "6", "6 * 7", True),
+        ("def f(a):\n    return [a]", "6", "list((6,))", True),
     ],
 )
 def test_deduction_compares_values_not_strings(
@@ -61,9 +66,11 @@ def test_deduction_compares_values_not_strings(
 def test_abduction_accepts_any_input_that_gives_the_output(executor: Executor) -> None:
     program = "def f(xs):\n    return sorted(xs)[0]"
     tree, _ = gold(executor, program, "[3, 1, 2]")
-    predictions = ["[1]", "[5, 1, 9]", "[2]", "[1, 'a']", "xs=[1, 1]", "__import__('os').getpid()"]
+    predictions = ["[1]", "[5, 1, 9]", "[2]", "[1, 'a']", "xs=[1, 1]", "__import__('os').getpid()",
+                   "next([x] for x in range(9) if f([x]) == 1)", "list(range(1, 3))"]
     verdicts = check_inputs(executor, [InputCheck(program, p, tree) for p in predictions])
-    assert [v.correct for v in verdicts] == [True, True, False, False, True, False]
+    assert [v.correct for v in verdicts] == [True, True, False, False, True, False, False, True]
+    assert verdicts[6].reason == "not_a_value"
     assert verdicts[2].reason == "wrong_value"
     assert verdicts[3].reason == "program_error"
 

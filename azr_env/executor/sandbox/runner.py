@@ -8,8 +8,10 @@ Operations (`job["op"]`):
 - `call`: exec `program`, evaluate `args` as call arguments, return `f(*args, **kwargs)`.
 - `call_many`: the same for each of `inputs`, one item each.
 - `determinism`: `call` `repeats` times (arguments evaluated afresh each time), one item each.
-- `eval`: evaluate an answer `expression` in the program's namespace (if a program is given).
-- `args`: evaluate answer text as call arguments and return them as data (`call_args` tree).
+- `eval`: evaluate an answer `expression` in the program's namespace (if a program is given);
+  it must be a value, not a computation (`answers.py`).
+- `args`: evaluate answer text as call arguments and return them as data (`call_args` tree),
+  under the same rule.
 - `call_encoded`: call `f` with arguments rebuilt from a `call_args` tree (no text evaluated).
 - `probe`: try one forbidden operation, for the executor's self-check.
 """
@@ -24,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import codec
+from . import answers, codec
 
 _ENTRY = "f"
 _CAPTURE = "__azr_capture__"
@@ -151,14 +153,21 @@ def _op_determinism(job: dict[str, Any], max_chars: int) -> Payload:
     return {"status": "ok", "items": items}
 
 
+def _not_a_value(problem: str | None) -> None:
+    if problem is not None:
+        raise _Failure({"status": "error", "reason": "not_a_value", "error": problem})
+
+
 def _op_eval(job: dict[str, Any], max_chars: int) -> Payload:
     namespace = _load_program(job.get("program"))
+    _not_a_value(answers.expression_problem(job["expression"], namespace))
     value = _eval_text(job["expression"], namespace, "({})", "bad_answer")
     return describe_value(value, max_chars)
 
 
 def _op_args(job: dict[str, Any], max_chars: int) -> Payload:
     namespace = _load_program(job.get("program"))
+    _not_a_value(answers.argument_problem(job["args"], namespace))
     args, kwargs = _arguments(job["args"], namespace)
     value_payload = describe_value(args, max_chars)
     keyword_trees = [[name, describe_value(kwargs[name], max_chars)["encoded"]] for name in kwargs]

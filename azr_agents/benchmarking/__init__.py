@@ -1,0 +1,1 @@
+"""`azr bench`: the estimator bandit (`bandit.py`) and the runner of `benchmarks/` scripts."""

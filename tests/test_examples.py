@@ -1,0 +1,37 @@
+"""Every script in examples/ runs as a user would run it (`python examples/X.py`), so none rots.
+
+The examples use scripted or random actions (no model) and finish in seconds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+EXPECTED = {
+    "random_agent.py": ["reward=", "reason=", "reasons:", "buffer sizes:"],
+    "scripted_agent.py": ["solve    deduction", "'correct'", "forbidden_module", "reasons:"],
+    "custom_estimator.py": ["median-baseline", "registered:", "expected reward"],
+    "custom_task_type.py": ["propose type_prediction", "reason=correct", "reason=wrong_type"],
+}
+
+
+def test_every_example_is_tested() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs(name: str) -> None:
+    if name == "custom_estimator.py":
+        pytest.importorskip("torch", reason="custom_estimator.py needs the agents extra (torch)")
+    done = subprocess.run([sys.executable, str(EXAMPLES / name)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for text in EXPECTED[name]:
+        assert text in done.stdout, f"{text!r} not in the output of {name}:\n{done.stdout}"
