@@ -36,7 +36,12 @@ class PolicyConfig:
     stop: strings that end a completion (kept in its text) in addition to the EOS tokens; used
         when `generate(stop=None)`. The default stops at the R1 template's `</answer>`.
     share_prefix: prefill the prompts' longest common token prefix once for the whole batch
-        (AZR prompts share their long instructions) and identical prompts once for all n.
+        (AZR prompts share their long instructions) and identical prompts once for all n; in
+        `logprobs`, run each group of rows' common prefix once (exact, gradients included).
+    gradient_checkpointing: recompute each decoder layer during backward instead of keeping its
+        activations, in `logprobs` (transformers backend, model in training mode). Same values
+        and gradients; on the embedded model it cut the update's peak memory by several GiB
+        for ~30% more time (see docs/policies.md).
     seed: seed of the sampling RNG (None = nondeterministic).
     vllm_*: options of the vLLM engine, see `vllm_backend.py`.
     """
@@ -51,6 +56,7 @@ class PolicyConfig:
     max_batch_size: int = 64
     stop: list[str] = field(default_factory=lambda: ["</answer>"])
     share_prefix: bool = True
+    gradient_checkpointing: bool = False
     seed: int | None = None
     trust_remote_code: bool = False
     vllm_gpu_memory_utilization: float = 0.5

@@ -91,3 +91,57 @@ class BufferCache(Cache):
         for layer, (keys, values) in zip(self.layers, per_layer, strict=True):
             assert isinstance(layer, BufferLayer)
             layer.fill(keys, values)
+
+
+class PrefixLayer(DynamicLayer):  # type: ignore[no-untyped-call]
+    """One layer of a read-only past: a shared prefix's keys/values `[1, heads, prefix, dim]`, or none.
+
+    Used by `TransformersPolicy.logprobs`, where the past carries gradients. `update` returns
+    past + new states without storing the concatenation, so that one prefix serves a batch of
+    any size (it is expanded, not copied per row, before the concatenation) and a layer may be
+    re-run by gradient checkpointing without growing the cache. The newest states are kept in
+    `new_keys`/`new_values`, which is how a prefix forward hands its keys/values over.
+    """
+
+    def __init__(
+        self, keys: torch.Tensor | None = None, values: torch.Tensor | None = None
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.keys, self.values = keys, values
+        self.is_initialized = True
+        self.new_keys: torch.Tensor | None = None
+        self.new_values: torch.Tensor | None = None
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self.new_keys, self.new_values = key_states, value_states
+        if self.keys is None or self.values is None:
+            return key_states, value_states
+        rows = key_states.shape[0]
+        return (
+            torch.cat([self.keys.expand(rows, -1, -1, -1), key_states], dim=-2),
+            torch.cat([self.values.expand(rows, -1, -1, -1), value_states], dim=-2),
+        )
+
+    def get_seq_length(self) -> int:
+        return 0 if self.keys is None else int(self.keys.shape[-2])
+
+
+class PrefixCache(Cache):
+    """A `transformers` cache of `PrefixLayer`s: `past` is one (keys, values) per layer, or None."""
+
+    def __init__(
+        self, num_layers: int, past: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    ) -> None:
+        pairs = past if past is not None else [(None, None)] * num_layers
+        super().__init__(layers=[PrefixLayer(k, v) for k, v in pairs])
+
+    def new_states(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The keys/values the last forward computed, per layer (the past for a later forward)."""
+        states = []
+        for layer in self.layers:
+            assert isinstance(layer, PrefixLayer)
+            assert layer.new_keys is not None and layer.new_values is not None
+            states.append((layer.new_keys, layer.new_values))
+        return states

@@ -16,6 +16,8 @@ distribution and returns that distribution's log-prob; `logprobs()` recomputes t
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +27,7 @@ import torch
 from azr_agents.errors import AZRConfigError
 from azr_agents.policies.base import Generation, LogprobBatch
 from azr_agents.policies.config import PolicyConfig
-from azr_agents.policies.kv_cache import BufferCache
+from azr_agents.policies.kv_cache import BufferCache, PrefixCache
 from azr_agents.policies.loading import (
     load_model_and_tokenizer,
     render_prompt,
@@ -42,6 +44,10 @@ from azr_agents.policies.sampling import (
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # Shorter common prefixes are not worth a separate forward pass.
 _MIN_SHARED_PREFIX = 16
+# `logprobs` planning: the cost of one extra forward pass, in tokens (a guess; only tips close calls).
+_PASS_COST = 32
+# Rows of logits per chunk when finding the top-p nucleus (bounds that step's temporary memory).
+_NUCLEUS_CHUNK = 256
 
 
 def configure_threads(num_threads: int | None) -> int:
@@ -109,6 +115,28 @@ class TransformersPolicy:
             # A low-precision copy for sampling; the optimizer keeps updating the master weights.
             self._gen_model = copy.deepcopy(model).to(gen_dtype).eval().requires_grad_(False)
         self._synced_versions = self._weight_versions()
+        if self.config.gradient_checkpointing:
+            self._enable_gradient_checkpointing()
+
+    def _enable_gradient_checkpointing(self) -> None:
+        """Checkpoint every decoder layer, keeping the read-only `PrefixCache` that logprobs passes.
+
+        transformers drops the cache of a checkpointed layer, because a cache that appends would
+        be appended to twice when backward re-runs the layer; `PrefixCache` never appends, which
+        is what `_can_checkpoint_with_cache` declares. Generation runs without gradients, so
+        its appending caches are never checkpointed.
+        """
+        if not getattr(self.model, "supports_gradient_checkpointing", False):
+            raise AZRConfigError(
+                f"{type(self.model).__name__} does not support gradient checkpointing; "
+                "set gradient_checkpointing=False"
+            )
+        self.model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False}
+        )
+        for module in self.model.modules():
+            if getattr(module, "gradient_checkpointing", False):
+                module._can_checkpoint_with_cache = True
 
     @classmethod
     def from_config(cls, config: PolicyConfig) -> TransformersPolicy:
@@ -314,6 +342,10 @@ class TransformersPolicy:
         Pass the completions' `token_ids` from `generate` (text is re-tokenized, which need not
         give back the sampled tokens). With the temperature and top-p used for sampling, the
         result matches the generation log-probs; gradients flow unless called under no_grad.
+
+        The values and gradients are those of one padded forward over the whole batch, computed
+        with less work: rows are split into forward passes (`_plan_passes`) in which a shared
+        prompt prefix runs once, and logits exist only for completion tokens (see module notes).
         """
         if len(prompts) != len(completions):
             raise AZRConfigError(
@@ -328,30 +360,178 @@ class TransformersPolicy:
             for c in completions
         ]
         batch = len(prompts)
-        p_max = max((len(p) for p in prompt_ids), default=0)
         t_max = max((len(c) for c in completion_ids), default=0)
         if batch == 0 or t_max == 0:
             empty = torch.zeros(batch, 0, device=self.device)
             return LogprobBatch(empty, empty.clone(), empty.clone())
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((batch, p_max + t_max), pad, dtype=torch.long)
-        attention = torch.zeros(batch, p_max + t_max, dtype=torch.long)
-        for b, (p, c) in enumerate(zip(prompt_ids, completion_ids, strict=True)):
-            ids[b, p_max - len(p) : p_max + len(c)] = torch.tensor(p + c)
-            attention[b, p_max - len(p) : p_max + len(c)] = 1
-        ids, attention = ids.to(self.device), attention.to(self.device)
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
-            input_ids=ids,
-            attention_mask=attention,
-            position_ids=positions,
-            use_cache=False,
-            logits_to_keep=t_max + 1,
+        rows = [r for r in range(batch) if completion_ids[r]]
+        passes = _plan_passes(
+            [prompt_ids[r] for r in rows],
+            [len(completion_ids[r]) for r in rows],
+            _MIN_SHARED_PREFIX if self.config.share_prefix else None,
         )
-        logp = sampling_logprobs(out.logits[:, :-1], temperature, top_p)
-        targets = ids[:, p_max:]
-        mask = attention[:, p_max:].to(logp.dtype)
+        token_parts: list[torch.Tensor] = []
+        entropy_parts: list[torch.Tensor] = []
+        where_rows: list[int] = []
+        where_cols: list[int] = []
+        for members, prefix_len in passes:
+            group = [rows[m] for m in members]
+            logits = self._completion_logits(
+                [prompt_ids[r] for r in group], [completion_ids[r] for r in group], prefix_len
+            )
+            targets = torch.tensor(
+                [t for r in group for t in completion_ids[r]], device=self.device
+            )
+            token_logp, entropy = _token_logprobs_and_entropies(logits, targets, temperature, top_p)
+            del logits
+            token_parts.append(token_logp)
+            entropy_parts.append(entropy)
+            for r in group:
+                where_rows += [r] * len(completion_ids[r])
+                where_cols += range(len(completion_ids[r]))
+        index = (
+            torch.tensor(where_rows, device=self.device),
+            torch.tensor(where_cols, device=self.device),
+        )
+        zeros = torch.zeros(batch, t_max, device=self.device)
+        mask = zeros.index_put(index, torch.ones(len(where_rows), device=self.device))
+        return LogprobBatch(
+            zeros.index_put(index, torch.cat(token_parts)),
+            zeros.index_put(index, torch.cat(entropy_parts)),
+            mask,
+        )
+
+    def _completion_logits(
+        self, prompts: list[list[int]], completions: list[list[int]], prefix_len: int
+    ) -> torch.Tensor:
+        """Logits `[sum of completion lengths, vocab]` that predict each completion token, row by row.
+
+        With `prefix_len > 0` the rows' common prefix runs once (batch 1) and its keys/values,
+        still attached to the graph, are the past of a batched forward over the rest; rows are
+        left-padded so that each row's tokens are contiguous and end in the last column. A
+        row's last completion token predicts nothing we need, so it is not fed.
+        """
+        past = None
+        if prefix_len:
+            cache = PrefixCache(self.model.config.num_hidden_layers)
+            ids = torch.tensor([prompts[0][:prefix_len]], device=self.device)
+            self.model(input_ids=ids, cache=cache, use_cache=False, logits_to_keep=1)
+            past = cache.new_states()
+        rests = [p[prefix_len:] + c[:-1] for p, c in zip(prompts, completions, strict=True)]
+        width = max(len(s) for s in rests)
+        ids = torch.full((len(rests), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros(len(rests), prefix_len + width, dtype=torch.long)
+        attention[:, :prefix_len] = 1
+        positions = torch.full((len(rests), width), prefix_len, dtype=torch.long)
+        for b, rest in enumerate(rests):
+            ids[b, width - len(rest) :] = torch.tensor(rest)
+            attention[b, prefix_len + width - len(rest) :] = 1
+            positions[b, width - len(rest) :] = torch.arange(prefix_len, prefix_len + len(rest))
+        keep = max(len(c) for c in completions)
+        out = self.model(
+            input_ids=ids.to(self.device),
+            attention_mask=attention.to(self.device),
+            position_ids=positions.to(self.device),
+            cache=PrefixCache(len(past), past) if past is not None else None,
+            use_cache=False,
+            logits_to_keep=keep,
+        )
+        return torch.cat([out.logits[b, keep - len(c) :] for b, c in enumerate(completions)])
+
+
+def _plan_passes(
+    prompts: list[list[int]], completion_lengths: list[int], min_prefix: int | None
+) -> list[tuple[list[int], int]]:
+    """Split rows into forward passes `(row indices, shared prefix length)` of least padded work.
+
+    Rows are sorted by prompt tokens, so rows with a common prefix are neighbours; a dynamic
+    programme over contiguous runs then minimises the tokens processed: a run costs its shared
+    prefix once plus rows x its longest (suffix + completion), plus `_PASS_COST` per forward
+    pass. This both shares prefixes (several task-role groups in one micro-batch each get their
+    own) and buckets rows by length. `min_prefix=None` disables prefix sharing.
+    """
+    n = len(prompts)
+    order = sorted(range(n), key=lambda r: prompts[r])
+    neighbour = [
+        _common_prefix_length([prompts[a], prompts[b]]) for a, b in itertools.pairwise(order)
+    ]
+    best = [0.0] + [math.inf] * n
+    start = [0] * (n + 1)
+    prefix_of = [0] * (n + 1)
+    for end in range(1, n + 1):
+        shared, shortest, longest = math.inf, math.inf, 0
+        for first in range(end - 1, -1, -1):
+            row = order[first]
+            if first < end - 1:
+                shared = min(shared, neighbour[first])
+            shortest = min(shortest, len(prompts[row]))
+            longest = max(longest, len(prompts[row]) + completion_lengths[row])
+            count = end - first
+            prefix = 0
+            if min_prefix is not None and count > 1:
+                prefix = int(min(shared, shortest - 1))
+                prefix = prefix if prefix >= min_prefix else 0
+            cost = best[first] + _PASS_COST * (2 if prefix else 1) + prefix
+            cost += count * (longest - prefix)
+            if cost < best[end]:
+                best[end], start[end], prefix_of[end] = cost, first, prefix
+    passes = []
+    end = n
+    while end > 0:
+        passes.append((order[start[end] : end], prefix_of[end]))
+        end = start[end]
+    return passes[::-1]
+
+
+def _token_logprobs_and_entropies(
+    logits: torch.Tensor, targets: torch.Tensor, temperature: float, top_p: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`sampling_logprobs` at `targets` and the distribution's entropy, keeping one `[N, vocab]`.
+
+    The nucleus is taken from `sampling_logprobs` itself (without gradient: it is a discrete
+    choice), so it is the very set generation sampled from; restricting the tempered logits to
+    it and renormalising is the same distribution, and `_LogprobEntropy` differentiates it while
+    saving only its log-probs for backward.
+    """
+    scaled = logits.float()
+    if temperature > 0.0:
+        scaled = scaled / temperature
+    if temperature > 0.0 and top_p < 1.0:
+        with torch.no_grad():
+            outside = torch.cat(
+                [
+                    torch.isinf(sampling_logprobs(chunk, temperature, top_p))
+                    for chunk in torch.split(logits.detach(), _NUCLEUS_CHUNK)
+                ]
+            )
+        scaled = scaled.masked_fill(outside, float("-inf"))
+    token_logp, entropy = _LogprobEntropy.apply(scaled, targets)  # type: ignore[no-untyped-call]
+    return token_logp, entropy
+
+
+class _LogprobEntropy(torch.autograd.Function):
+    """(log_softmax(x)[target], entropy of softmax(x)) per row, saving only log_softmax(x).
+
+    Autograd through log_softmax, exp, the product and the sum would keep four `[N, vocab]`
+    tensors alive until backward; the closed forms need one: with p = softmax(x) and
+    H = -sum p log p, d log p_t / dx = onehot(t) - p and dH/dx = -p (log p + H).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, logits: torch.Tensor, targets: torch.Tensor) -> Any:
+        logp = torch.log_softmax(logits, dim=-1)
         token_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        token_logp = torch.where(mask > 0, token_logp, torch.zeros_like(token_logp))
-        entropies = entropy_from_logprobs(logp) * mask
-        return LogprobBatch(token_logp, entropies, mask)
+        entropy = entropy_from_logprobs(logp)
+        ctx.save_for_backward(logp, targets, entropy)
+        return token_logp, entropy
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> Any:
+        grad_token, grad_entropy = grads
+        logp, targets, entropy = ctx.saved_tensors
+        p = logp.exp()
+        grad = (logp + entropy.unsqueeze(-1)).mul_(grad_entropy.unsqueeze(-1))
+        grad = grad.add_(grad_token.unsqueeze(-1)).mul_(p).neg_()
+        grad.masked_fill_(p == 0, 0.0)  # outside the nucleus log p = -inf: no mass, no gradient
+        grad.scatter_add_(-1, targets.unsqueeze(-1), grad_token.unsqueeze(-1))
+        return grad, None
