@@ -34,7 +34,7 @@ def _resolve(node: ast.expr, namespace: dict[str, Any]) -> Any:
             return _MISSING
         try:
             return getattr(owner, node.attr)
-        except Exception:  # noqa: BLE001 - an unresolvable target is simply not a class
+        except Exception:
             return _MISSING
     return _MISSING
 

@@ -6,8 +6,8 @@ and exactly two inherited fds: jobs in, results out.
 
 Two modes:
 - `job` (default): a zygote. It never runs untrusted code itself. For each job it hands the job to
-  a pre-forked child that already holds the job filter and limits, watches it with the wall-clock
-  deadline (SIGKILL when it passes), answers, then forks the next spare. The child writes one
+  a pre-forked, warmed-up child that already holds the job filter and limits, watches it with the
+  wall-clock deadline (SIGKILL when it passes), answers, then forks the next spare. The child writes one
   frame on a pipe of its own and exits, so no job can see or alter another's state.
 - `worker`: runs jobs in-process, one after the other, for trusted evaluation where speed matters
   more than isolation between jobs. The trusted side enforces its deadline by killing it.
@@ -216,17 +216,17 @@ class _Zygote:
                 result = {"status": "infra", "reason": "sandbox_failure", "error": "zygote: cannot fork"}
             else:
                 self.dispatch(child, message["job"])
-            # The next spare forks while this job runs (the fork is most of a job's cost); if the
-            # process limit says no just now, the next job forks its own.
-            spare = self.try_spawn_spare(patience_s=0.0)
             if child is not None:
                 deadline = started + float(self.config["timeout_s"])
                 result = self.collect(child, deadline, message["job"].get("nonce"))
             result["id"] = message["id"]
             result["duration_s"] = time.monotonic() - started
             self.send(result)
+            # Only now, with the answer on its way: clean up and fork the next spare (the fork is
+            # most of a job's cost; if the process limit says no just now, the next job retries).
             if child is not None:
                 self.reap(child)
+            spare = self.try_spawn_spare(patience_s=0.0)
             self.collect_zombies(keep=2)
 
     def dispatch(self, child: _Spare, job: dict[str, Any]) -> None:
