@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import azr_env
 from azr_env.executor import Executor
 from azr_env.executor.checks import (
     InputCheck,
@@ -18,7 +19,7 @@ from azr_env.executor.checks import (
     check_programs,
 )
 
-CRUXEVAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "cruxeval" / "cruxeval.jsonl"
+CRUXEVAL = Path(azr_env.__file__).resolve().parent / "data" / "cruxeval" / "cruxeval.jsonl"
 
 
 def gold(executor: Executor, program: str, args: str) -> tuple[Any, str]:
@@ -107,7 +108,6 @@ def test_induction_needs_every_held_out_pair(executor: Executor) -> None:
     assert verdicts[3].reason == "syntax_error"
 
 
-@pytest.mark.skipif(not CRUXEVAL.exists(), reason="shared CRUXEval data not present")
 def test_cruxeval_gold_answers_pass_and_shuffled_ones_fail(executor: Executor) -> None:
     rows = [json.loads(line) for line in CRUXEVAL.read_text().splitlines()[:60]]
     golds = executor.run_batch([(r["code"], r["input"]) for r in rows])
