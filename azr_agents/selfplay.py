@@ -133,15 +133,16 @@ class SelfPlaySession:
         return any(len(self.buffers[t]) < target for t in self.config.task_types)
 
     def seed_round(self, trainer: Any) -> None:
-        """One proposal per sub-env of every type whose buffer is short; no update."""
+        """One proposal per sub-env of every type whose buffer is short (one generation batch);
+        no update."""
         assert self.buffers is not None
         target = self.seeding_target()
-        for task_type in self.config.task_types:
-            if len(self.buffers[task_type]) >= target:
-                continue
-            key = ("seed", task_type)
-            completions = trainer.complete(self._pose(key, self.seed_envs[task_type]))
-            self._step(key, self.seed_envs[task_type], completions)
+        short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
+        prompts = {t: self._pose(("seed", t), self.seed_envs[t]) for t in short}
+        completions = iter(trainer.complete([p for t in short for p in prompts[t]]))
+        for task_type in short:
+            mine = [next(completions) for _ in prompts[task_type]]
+            self._step(("seed", task_type), self.seed_envs[task_type], mine)
 
     # -- probe: a fixed set of tasks, scored the same way every time -----------------------------
     def probe_tasks(self, size: int) -> list[dict[str, Any]]:
