@@ -72,6 +72,13 @@ def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def _first(values: Mapping[str, Any], keys: tuple[str, ...]) -> float | None:
+    for key in keys:
+        if isinstance(values.get(key), (int, float)):
+            return float(values[key])
+    return None
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -91,25 +98,34 @@ def plot_run(run_dir: Path) -> list[Path]:
     plots_dir = run_dir / "plots"
     plots_dir.mkdir(exist_ok=True)
     written = []
-    panels = [("reward", "mean reward"), ("format_ok", "well-formed answers"),
-              ("valid", "valid proposals"), ("solve_rate", "solve rate / accuracy")]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    for ax, (key, title) in zip(axes.flat, panels, strict=True):
-        groups = sorted({g for r in records for g in r["groups"]})
+    panels = [(("reward",), "mean reward", (-1.05, 1.05)),
+              (("format_ok",), "well-formed answers", (-0.02, 1.02)),
+              (("valid",), "valid proposals", (-0.02, 1.02)),
+              (("accuracy", "solve_rate"), "solver accuracy / proposals' solve rate", (-0.02, 1.02))]
+    fig, axes = plt.subplots(3, 2, figsize=(11, 10), sharex=True)
+    groups = sorted({g for r in records for g in r["groups"]})
+    for ax, (keys, title, ylim) in zip(axes.flat, panels, strict=False):
         for group in groups:
-            xs = [r["step"] for r in records if key in r["groups"].get(group, {})]
-            ys = [r["groups"][group][key] for r in records if key in r["groups"].get(group, {})]
-            if xs:
-                ax.plot(xs, ys, marker="o", markersize=3, label=group)
+            points = [(r["step"], value) for r in records
+                      if (value := _first(r["groups"].get(group, {}), keys)) is not None]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", markersize=3, label=group)
         ax.set_title(title)
+        ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
-    axes[1][0].set_xlabel("step")
-    axes[1][1].set_xlabel("step")
+    for ax, key, title in ((axes[2][0], "entropy", "policy entropy (nats/token)"),
+                           (axes[2][1], "advantage_std", "advantage std (0: no learning signal)")):
+        points = [(r["step"], r["update"][key]) for r in records if key in r.get("update", {})]
+        if points:
+            ax.plot(*zip(*points, strict=True), marker="o", markersize=3, color="black")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8)
     fig.suptitle(f"self-play: {run_dir.name}")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path = plots_dir / "selfplay.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -122,7 +138,7 @@ def plot_run(run_dir: Path) -> list[Path]:
             ax.plot([r["step"] for r in probes], [r["probe"][key] for r in probes], marker="o", label=label)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("step")
-        ax.set_title("fixed probe set (greedy-free sampling, same prompts every time)")
+        ax.set_title("fixed probe set: CRUXEval deduction/abduction, greedy decoding")
         ax.legend()
         ax.grid(alpha=0.3)
         fig.tight_layout()

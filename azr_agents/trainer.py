@@ -210,6 +210,8 @@ class Trainer:
                      "response_tokens": _mean([len(s.token_ids) for s in members])}
             for key in info_keys:
                 values = [float(s.info[key]) for s in members if isinstance(s.info.get(key), (int, float, bool))]
+                if key == "accuracy" and members[0].role == "solve":
+                    values = [float(bool(s.info.get(key))) for s in members]  # malformed = wrong
                 if values:
                     entry[key] = _mean(values)
             groups[name] = entry
