@@ -78,6 +78,11 @@ def _train_command(args: argparse.Namespace) -> int:
 
     overrides = list(args.overrides)
     try:
+        if args.imports:
+            from azr_agents.benchmarking.cli import import_plugin
+
+            for spec in args.imports:
+                import_plugin(spec)  # e.g. registers a user's estimator before the config names it
         if args.resume:
             run_dir = Path(args.resume)
             saved = run_dir / "config.yaml"
@@ -115,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--steps", type=int, help="total steps to train (a resumed run counts its earlier steps)")
     p_train.add_argument("--run-dir", help="where to write the run folder (default runs/<time>-<preset>)")
     p_train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p_train.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                         help="import a module or .py file first, e.g. one that registers your "
+                              "estimator (then: estimator.name=yours); repeat it on --resume")
     p_train.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     p_train.set_defaults(handler=_train_command)
     p_exec = sub.add_parser("exec", help="run one program in the sandbox and print the result as JSON")

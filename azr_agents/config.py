@@ -167,6 +167,9 @@ def validate(config: AZRConfig) -> None:
         if not ok:
             raise AZRConfigError(message)
     config.policy.validate()
+    from azr_agents import estimators
+
+    estimators.get(config.estimator.name, **config.estimator.options)  # fails now, not after loading
 
 
 def to_yaml(config: AZRConfig) -> str:

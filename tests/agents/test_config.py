@@ -31,6 +31,8 @@ def test_dotted_overrides_reach_nested_fields() -> None:
         (["selfplay.task_types=[deduction,prediction]"], "task_types"),
         (["generation.temperature=0"], "temperature"),
         (["policy.backend=tensorflow"], "backend"),
+        (["estimator.name=nope"], "unknown estimator"),
+        (["estimator.name=trr++", "estimator.options={per: tokens}"], "per"),
     ],
 )
 def test_bad_values_raise_one_config_error_naming_the_key(overrides: list[str], match: str) -> None:

@@ -1,0 +1,43 @@
+"""The `azr` command's user-facing behaviour: one clear line and exit code 2 for mistakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from azr_agents.cli import main
+
+
+def test_train_imports_a_plugin_before_it_checks_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plugin = tmp_path / "plugin_estimator.py"
+    plugin.write_text(
+        "from azr_agents.estimators import register\n"
+        "@register('plugin-cli-test')\n"
+        "def constant(inp):\n"
+        "    return inp.broadcast(inp.float_rewards() * 0)\n"
+    )
+    assert main(["train", "--import", str(plugin), "estimator.name=not-there"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("azr train: unknown estimator 'not-there'")
+    assert "plugin-cli-test" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--preset", "nope"], "unknown preset"),
+        (["train", "optim.lr=abc"], "optim.lr"),
+        (["train", "--import", "/no/such/file.py"], "no such Python file"),
+        (["train", "--resume", "/no/such/run"], "not a run folder"),
+        (["exec", "/no/such/program.py", "1"], "azr exec"),
+    ],
+)
+def test_mistakes_give_one_line_and_exit_code_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
