@@ -143,8 +143,10 @@ class SelfPlayCore:
             raise AZRConfigError("options['task'] must be a dict with program and input(s)")
         task_type = str(spec.get("task_type", task_type))
         tt = self.task_type(task_type)
+        # `id`, `step` and `encoded` (as in `info["task"]`) are accepted and recomputed, so a task
+        # from a step's info can be posed again as it is.
         unknown = sorted(set(spec) - {"task_type", "program", "input", "inputs", "output",
-                                      "outputs", "message"})
+                                      "outputs", "message", "id", "step", "encoded"})
         if unknown:
             raise AZRConfigError(f"options['task'] has unknown key(s) {unknown}")
         program = spec.get("program")

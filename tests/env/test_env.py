@@ -255,3 +255,11 @@ def test_render_ansi(make_env: MakeEnv) -> None:
     assert "Hello world" in (env.render() or "")
     env.step("junk")
     assert "-1.00" in (env.render() or "")
+
+
+def test_a_task_from_a_steps_info_can_be_posed_again_as_it_is(executor: Any) -> None:
+    env = gym.make("azr_env/Deduction-Solve-v0", executor=executor)
+    _, info = env.reset(seed=0)
+    posed, _ = env.reset(seed=1, options={"task": info["task"]})
+    assert info["task"]["program"] in posed["prompt"]
+    env.close()
