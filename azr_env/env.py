@@ -75,7 +75,8 @@ class AZREnv(gym.Env[Observation, str]):
     """Propose and solve deduction, abduction and induction tasks, scored in a sandbox.
 
     Args:
-        task_types, roles: the groups to cycle (default: all six).
+        task_types: the task types whose groups this env cycles (default: all three).
+        roles: the roles cycled for each of them (default: propose and solve).
         config: an `EnvConfig` (or a dict of its fields); keyword overrides of its fields may
             also be passed directly (`format="plain"`, `rewards={"mode": "reference"}`).
         solver: a callable from a list of solve prompts to one completion each, used to
