@@ -65,7 +65,6 @@ class SelfPlaySession:
         self.buffers: TaskBuffers | None = buffers
         self.envs: dict[tuple[str, str], Any] = {}
         self.seed_envs: dict[str, Any] = {}
-        self.prompts: dict[tuple[str, str], list[str]] = {}
         for task_type in config.task_types:
             for role in ("propose", "solve"):
                 self.envs[(task_type, role)] = self._make(task_type, role, self._solve)
@@ -83,11 +82,9 @@ class SelfPlaySession:
         return env
 
     def _reset_all(self, seed: int) -> None:
-        offset = 0
-        for key, env in [*self.envs.items(), *((("seed", k), e) for k, e in self.seed_envs.items())]:
-            obs, _ = env.reset(seed=seed * 100_003 + offset)
-            offset += self.config.batch_size
-            self.prompts[key] = [str(p) for p in obs["prompt"]]
+        """Seed every sub-env's RNG stream once; later resets continue those streams."""
+        for offset, env in enumerate([*self.envs.values(), *self.seed_envs.values()]):
+            env.reset(seed=seed * 100_003 + offset * self.config.batch_size)
 
     def _solve(self, prompts: list[str]) -> list[str]:
         if self.solver is None:
@@ -96,25 +93,26 @@ class SelfPlaySession:
 
     # -- what the trainer calls -----------------------------------------------------------------
     def propose_prompts(self, task_type: str, rng: np.random.Generator) -> list[str]:
-        return self._pose((task_type, "propose"), self.envs[(task_type, "propose")])
+        return self._pose(self.envs[(task_type, "propose")])
 
     def solve_prompts(self, task_type: str, rng: np.random.Generator) -> list[str]:
         """Posed now, after this step's proposals joined the buffers: solve tasks come from the
         most recent additions first (the vector env's same-step autoreset poses one step early)."""
-        return self._pose((task_type, "solve"), self.envs[(task_type, "solve")])
+        return self._pose(self.envs[(task_type, "solve")])
 
-    def _pose(self, key: tuple[str, str], env: Any) -> list[str]:
+    @staticmethod
+    def _pose(env: Any) -> list[str]:
         obs, _ = env.reset()  # no seed: each sub-env's RNG stream goes on
-        self.prompts[key] = [str(p) for p in obs["prompt"]]
-        return list(self.prompts[key])
+        return [str(p) for p in obs["prompt"]]
 
     def score(self, task_type: str, role: str, completions: Sequence[str]) -> list[tuple[float, dict[str, Any]]]:
-        """Step the group's vector env with the completions; keep the next prompts it poses."""
-        return self._step((task_type, role), self.envs[(task_type, role)], completions)
+        """Step the group's vector env with the completions (the prompts it poses next are not
+        used: `solve_prompts`/`propose_prompts` pose afresh after this step's proposals)."""
+        return self._step(self.envs[(task_type, role)], completions)
 
-    def _step(self, key: tuple[str, str], env: Any, completions: Sequence[str]) -> list[tuple[float, dict[str, Any]]]:
-        obs, rewards, _, _, infos = env.step(list(completions))
-        self.prompts[key] = [str(p) for p in obs["prompt"]]
+    @staticmethod
+    def _step(env: Any, completions: Sequence[str]) -> list[tuple[float, dict[str, Any]]]:
+        _, rewards, _, _, infos = env.step(list(completions))
         final = infos.get("final_info", infos)
         scored = []
         for i, reward in enumerate(rewards):
@@ -138,11 +136,11 @@ class SelfPlaySession:
         assert self.buffers is not None
         target = self.seeding_target()
         short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
-        prompts = {t: self._pose(("seed", t), self.seed_envs[t]) for t in short}
+        prompts = {t: self._pose(self.seed_envs[t]) for t in short}
         completions = iter(trainer.complete([p for t in short for p in prompts[t]]))
         for task_type in short:
             mine = [next(completions) for _ in prompts[task_type]]
-            self._step(("seed", task_type), self.seed_envs[task_type], mine)
+            self._step(self.seed_envs[task_type], mine)
 
     # -- probe: a fixed set of tasks, scored the same way every time -----------------------------
     def probe_tasks(self, size: int) -> list[dict[str, Any]]:
