@@ -113,10 +113,13 @@ def _train_command(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from azr_agents.config import DEFAULT_PRESET
+
     parser = argparse.ArgumentParser(prog="azr", description="Absolute Zero self-play reasoning.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="self-play training (default: a short run on the embedded model)")
-    p_train.add_argument("--preset", default="cpu-smoke", help="config preset name or YAML path (cpu-smoke, paper-7b)")
+    p_train.add_argument("--preset", default=DEFAULT_PRESET,
+                         help="config preset name or YAML path (cpu-learn, cpu-smoke, paper-7b)")
     p_train.add_argument("--steps", type=int, help="total steps to train (a resumed run counts its earlier steps)")
     p_train.add_argument("--run-dir", help="where to write the run folder (default runs/<time>-<preset>)")
     p_train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")

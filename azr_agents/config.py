@@ -21,7 +21,7 @@ from azr_agents.errors import AZRConfigError
 from azr_agents.policies.config import PolicyConfig
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
-DEFAULT_PRESET = "cpu-smoke"
+DEFAULT_PRESET = "cpu-learn"
 
 
 @dataclass
@@ -156,7 +156,7 @@ def validate(config: AZRConfig) -> None:
         (gen.max_new_tokens >= 1, "generation.max_new_tokens must be >= 1"),
         (gen.temperature > 0, "generation.temperature must be > 0"),
         (0 < gen.top_p <= 1, "generation.top_p must be in (0, 1]"),
-        (opt.lr > 0, "optim.lr must be > 0"),
+        (opt.lr >= 0, "optim.lr must be >= 0 (0 freezes the weights: a control run)"),
         (0 <= opt.clip_low < 1 and opt.clip_high >= 0, "optim.clip_low must be in [0, 1), clip_high >= 0"),
         (opt.ppo_epochs >= 1, "optim.ppo_epochs must be >= 1"),
         (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),

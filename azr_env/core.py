@@ -186,7 +186,7 @@ class SelfPlayCore:
             return None, Outcome(-1.0, info_of(episode, -1.0, "not_text"))
         if len(action) > self.config.max_completion_chars:
             return None, Outcome(-1.0, info_of(episode, -1.0, "completion_too_long"))
-        answer = self.format.extract_answer(action)
+        answer = self.format.extract(action, episode.task_type, episode.role)
         if answer is None:
             return None, Outcome(-1.0, info_of(episode, -1.0, "no_answer"))
         return answer, None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from azr_env.episode import Episode, Outcome, info_of
 from azr_env.errors import AZRConfigError
+from azr_env.formats import SOLVE
 from azr_env.rewards import RewardBreakdown, propose_reward, solve_reward
 from azr_env.task import Task
 from azr_env.tasks import Proposal, Validation, get_task_type
@@ -74,7 +75,8 @@ def solve_attempts(core: SelfPlayCore, tasks: Sequence[Task]) -> list[list[float
     to_check: list[tuple[int, tuple[Task, str]]] = []
     for j, completion in enumerate(completions):
         task = tasks[j // n]
-        answer = core.format.extract_answer(completion) if isinstance(completion, str) else None
+        answer = (core.format.extract(completion, task.task_type, SOLVE)
+                  if isinstance(completion, str) else None)
         parsed = None
         if answer is not None and len(completion) <= core.config.max_completion_chars:
             parsed = get_task_type(task.task_type).parse_answer(core.format, answer)

@@ -154,7 +154,7 @@ class CruxEvalSuite(Suite):
 
     def answer_of(self, completion: str) -> str | None:
         core = self.core()
-        answer = core.format.extract_answer(completion)
+        answer = core.format.extract(completion, self.task_type, "solve")
         if answer is None:
             return None
         return core.task_type(self.task_type).parse_answer(core.format, answer)

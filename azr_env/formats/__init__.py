@@ -1,7 +1,8 @@
 """Prompt formats: rendering task prompts and parsing completions, behind one protocol.
 
-`get_format("r1")` (the default, faithful to the reference implementation) or
-`get_format("plain")`; `register_format` adds your own.
+`get_format("r1")` (the default, faithful to the reference implementation), `get_format("plain")`
+(chat models) or `get_format("completion")` (small and base models: few-shot Python text to
+continue); `register_format` adds your own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from azr_env.formats.base import (
     fenced,
     iter_fenced_blocks,
 )
+from azr_env.formats.completion import CompletionFormat
 from azr_env.formats.plain import PlainFormat
 from azr_env.formats.r1 import R1Format
 
@@ -27,6 +29,7 @@ DEFAULT_FORMAT = "r1"
 _FORMATS: dict[str, Callable[[], PromptFormat]] = {
     "r1": R1Format,
     "plain": PlainFormat,
+    "completion": CompletionFormat,
 }
 
 
@@ -57,6 +60,7 @@ __all__ = [
     "DEFAULT_FORMAT",
     "PROPOSE",
     "SOLVE",
+    "CompletionFormat",
     "PlainFormat",
     "PromptFields",
     "PromptFormat",

@@ -171,6 +171,15 @@ class PromptFormat(ABC):
     def extract_answer(self, text: str) -> str | None:
         """The answer part of a completion, or None when there is none (a format error)."""
 
+    def extract(self, text: str, task_type: str, role: str) -> str | None:
+        """The answer part of a completion written for a (task type, role) prompt.
+
+        The env calls this one. Formats whose answers carry their own markup (R1's tags, plain's
+        `Answer:` line) ignore the group; a completion-style format, whose prompt ends mid-line,
+        needs it to know what the continuation is (see `azr_env.formats.completion`).
+        """
+        return self.extract_answer(text)
+
     def all_blocks(self, answer: str | None, kind: str) -> list[str]:
         """Contents of every closed fenced block of `kind` in `answer`, in order."""
         if not isinstance(answer, str):

@@ -1,0 +1,80 @@
+"""The held-out probe of `azr bench learning`: does self-play transfer to programs it never saw?
+
+Two sources, both unseen by training: `azr_env/data/probe/probe.jsonl` (120 simple, varied
+functions written for this purpose, asked as deduction and as abduction) and a CRUXEval subset
+(CRUXEval-O as deduction, CRUXEval-I as abduction). Every item is posed to the env with
+`reset(options={"task": ...})` and scored by the env itself, so the probe uses the same prompt
+format, parser and sandboxed checks as training. Decoding is greedy: one answer per item, the
+same every time for the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+import azr_env  # noqa: F401  (registers the env ids)
+from azr_env.executor import Executor
+
+
+@dataclass(frozen=True)
+class ProbeItem:
+    """One held-out question: a task for `reset(options={"task": ...})` and the suite it is in."""
+
+    suite: str
+    task: dict[str, Any]
+
+
+def _jsonl(path: str) -> list[dict[str, Any]]:
+    text = resources.files("azr_env").joinpath(path).read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def probe_items(cruxeval: int = 40) -> list[ProbeItem]:
+    """The probe set: the shipped simple programs as deduction and abduction, then the first
+    `cruxeval` CRUXEval problems as CRUXEval-O (deduction) and CRUXEval-I (abduction)."""
+    items = []
+    for row in _jsonl("data/probe/probe.jsonl"):
+        for task_type, suite in (("deduction", "simple-O"), ("abduction", "simple-I")):
+            items.append(ProbeItem(suite, {"task_type": task_type, "program": row["program"],
+                                           "input": row["input"], "output": row["output"]}))
+    for row in _jsonl("data/cruxeval/cruxeval.jsonl")[:cruxeval]:
+        for task_type, suite in (("deduction", "cruxeval-O"), ("abduction", "cruxeval-I")):
+            items.append(ProbeItem(suite, {"task_type": task_type, "program": row["code"],
+                                           "input": row["input"], "output": row["output"]}))
+    return items
+
+
+def score_probe(policy: Any, items: list[ProbeItem], executor: Executor, env_config: dict[str, Any],
+                max_new_tokens: int = 48) -> np.ndarray:
+    """1.0 where the policy's greedy answer is right, else 0.0, in the order of `items`."""
+    env = gymnasium.make("azr_env/SelfPlay-v0", config=env_config, executor=executor)
+    try:
+        prompts = [env.reset(seed=0, options={"task": it.task})[0]["prompt"] for it in items]
+        outputs = policy.generate(prompts, max_new_tokens=max_new_tokens, temperature=0.0)
+        right = []
+        for item, output in zip(items, outputs, strict=True):
+            env.reset(seed=0, options={"task": item.task})
+            info = env.step(output.text)[4]
+            right.append(1.0 if info.get("accuracy") else 0.0)
+    finally:
+        env.close()
+    return np.asarray(right)
+
+
+def bootstrap_interval(diffs: np.ndarray, seed: int = 0, resamples: int = 4000,
+                       level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of per-item paired differences and its percentile bootstrap interval (items are
+    resampled; the same resample is used for before and after, so the pairing is kept)."""
+    if diffs.size == 0:
+        return 0.0, 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, diffs.size, size=(resamples, diffs.size))
+    means = diffs[picks].mean(axis=1)
+    tail = (1.0 - level) / 2
+    return float(diffs.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
