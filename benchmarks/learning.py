@@ -70,7 +70,7 @@ def train(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         return {**spec, "run_dir": str(run_dir), "seconds": None, "reused": True}
     command = [sys.executable, "-m", "azr_agents.cli", "train", "--preset", PRESET,
                "--steps", str(args.steps), "--run-dir", str(run_dir),
-               f"run.seed={spec['seed']}", "run.probe_every=0", f"run.checkpoint_every={args.steps}",
+               f"run.seed={spec['seed']}", f"policy.seed={spec['seed']}", "run.probe_every=0", f"run.checkpoint_every={args.steps}",
                f"policy.num_threads={args.threads}", *args.overrides]
     if spec["frozen"]:
         command.append("optim.lr=0")
