@@ -126,3 +126,42 @@ def test_every_group_has_a_template() -> None:
                           references=(IDENTITY,), num_inputs=4, message="m")
     for task_type, role in GROUPS:
         assert FMT.render(task_type, role, fields)
+
+
+# -- through the env: the same rewards as any other format -----------------------------------
+def _completion_solver(prompts: list[str]) -> list[str]:
+    """Answers the zero task's identity function right, whatever the group."""
+    return [" 'Hello world'\n\n" if p.endswith("==") else "'Hello world') == 'Hello world'\n\n"
+            for p in prompts]
+
+
+def test_env_scores_completions_by_group(make_env) -> None:  # type: ignore[no-untyped-def]
+    env = make_env("deduction", "solve", format="completion")
+    obs, _ = env.reset(seed=0)
+    assert obs["prompt"].endswith("assert f('Hello world') ==")
+    assert env.step(" 'Hello world'\n\n")[1] == 1.0
+    env.reset()
+    _, reward, *_, info = env.step(" 'Hello'\n\n")
+    assert (reward, info["reason"]) == (-0.5, "wrong_value")  # well-formed but wrong
+    env.reset()
+    _, reward, *_, info = env.step("\n\n")
+    assert reward == -1.0 and not info["format_ok"]
+    abduction = make_env("abduction", "solve", format="completion")
+    obs, _ = abduction.reset(seed=0)
+    assert obs["prompt"].endswith("assert f(")
+    assert abduction.step("'Hello world') == 'Hello world'\n\n")[1] == 1.0
+
+
+def test_env_takes_completion_proposals_into_the_buffer(make_env) -> None:  # type: ignore[no-untyped-def]
+    env = make_env("deduction", "propose", format="completion", solver=_completion_solver,
+                   rewards={"mode": "paper", "num_samples": 2})
+    obs, _ = env.reset(seed=0)
+    assert obs["prompt"].endswith("def f(")
+    _, reward, *_, info = env.step("a, b):\n    return a * 10 + b\n# input: 4, 2\n\n")
+    assert info["format_ok"] and info["added_to_buffer"], info
+    assert info["task"]["outputs"] == ["42"] and info["solve_rate"] == 0.0 and reward == 0.0
+    induction = make_env("induction", "propose", format="completion", induction_inputs=4)
+    induction.reset(seed=0)
+    text = " 'a'\n# input: 'bc'\n# input: ''\n# input: 'xyz'\n# message: returns its input\n\n"
+    _, reward, *_, info = induction.step(text)
+    assert info["format_ok"] and info["task"]["outputs"] == ["'a'", "'bc'", "''", "'xyz'"], info
