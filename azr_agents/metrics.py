@@ -42,6 +42,12 @@ class MetricsLogger:
                 self._writer.add_scalar(key, value, step)
             self._writer.flush()
 
+    def log_text(self, tag: str, markdown: str, step: int) -> None:
+        """A markdown text (e.g. a table of samples) in TensorBoard's text tab."""
+        if self._writer is not None:
+            self._writer.add_text(tag, markdown, step)
+            self._writer.flush()
+
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after `step` (they belong to work a crash threw away)."""
         if not self.path.exists():
