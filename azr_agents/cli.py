@@ -112,6 +112,20 @@ def _train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_command(args: argparse.Namespace) -> int:
+    from azr_agents.errors import AZRConfigError
+    from azr_agents.export import export_checkpoint
+
+    try:
+        out = export_checkpoint(Path(args.run), Path(args.out), step=args.step)
+    except AZRConfigError as exc:
+        print(f"azr export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{out}: load it with AutoModelForCausalLM.from_pretrained({str(out)!r}) "
+          f"(and AutoTokenizer), vLLM, or azr eval --model {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="azr", description="Absolute Zero self-play reasoning.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "estimator (then: estimator.name=yours); repeat it on --resume")
     p_train.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     p_train.set_defaults(handler=_train_command)
+    p_export = sub.add_parser("export", help="write a run's checkpoint as a standard Hugging Face model folder")
+    p_export.add_argument("run", metavar="RUN", help="the run folder (of azr train)")
+    p_export.add_argument("out", metavar="OUT", help="a new folder for the model")
+    p_export.add_argument("--step", type=int, help="the checkpoint's step (default: the latest)")
+    p_export.set_defaults(handler=_export_command)
     p_exec = sub.add_parser("exec", help="run one program in the sandbox and print the result as JSON")
     p_exec.add_argument("program", nargs="?", help="file holding a program that defines f (- for stdin)")
     p_exec.add_argument("args", nargs="?", help="the call's arguments as Python source")

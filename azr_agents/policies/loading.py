@@ -71,6 +71,16 @@ def resolve_model_source(model: str | None) -> ModelSource:
     if expanded.is_dir():
         if (expanded / "config.json").is_file():
             return ModelSource(str(expanded))
+        if (expanded / "checkpoints").is_dir():  # a run folder of `azr train`: its latest model
+            from azr_agents.checkpoint import latest_checkpoint
+
+            found = latest_checkpoint(expanded / "checkpoints")
+            if found is not None and (found / "config.json").is_file():
+                return ModelSource(str(found))
+            raise AZRConfigError(
+                f"run folder {model!r} has no loadable checkpoint yet (or only old ones without "
+                "config.json: azr export it first)"
+            )
         ggufs = sorted(expanded.glob("*.gguf"))
         if len(ggufs) == 1:
             return ModelSource(str(expanded), ggufs[0].name)
