@@ -98,6 +98,8 @@ def _train_command(args: argparse.Namespace) -> int:
             config = load_config(args.preset, overrides)
         if args.steps is not None:
             config.run.steps = args.steps
+        if args.log_samples is not None:
+            config.run.log_samples = args.log_samples
         validate(config)
         from azr_agents.run import default_run_dir, run_training
 
@@ -132,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_train = sub.add_parser("train", help="self-play training (default: a short run on the embedded model)")
     p_train.add_argument("--preset", default="cpu-smoke", help="config preset name or YAML path (cpu-smoke, paper-7b)")
     p_train.add_argument("--steps", type=int, help="total steps to train (a resumed run counts its earlier steps)")
+    p_train.add_argument("--log-samples", type=int, metavar="N",
+                         help="samples.jsonl: at most N samples per task-role group per step, 0 = off "
+                              "(run.log_samples, default 16)")
     p_train.add_argument("--run-dir", help="where to write the run folder (default runs/<time>-<preset>)")
     p_train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p_train.add_argument("--import", dest="imports", action="append", metavar="MODULE",
