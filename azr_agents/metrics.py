@@ -49,7 +49,13 @@ class MetricsLogger:
             self._writer.flush()
 
     def truncate_after(self, step: int) -> None:
-        """Drop lines logged after `step` (they belong to work a crash threw away)."""
+        """Drop lines logged after `step` (they belong to work a crash threw away); TensorBoard
+        hides its events after `step` too."""
+        if self._writer is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer.close()
+            self._writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"), purge_step=step + 1)
         if not self.path.exists():
             return
         kept = [line for line in self.path.read_text().splitlines()

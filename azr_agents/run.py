@@ -1,8 +1,9 @@
 """`azr train`: a whole run, from config to summary table, with progress and a run folder.
 
-The run folder holds `config.yaml` (resolved), `metrics.jsonl`, `plots/*.png` (redrawn as it
-goes), `tensorboard/`, `checkpoints/` (weights, optimizer, buffers, RNG states) and `buffers.jsonl`
-(the latest buffers, for inspection or sharing).
+The run folder holds `config.yaml` (resolved), `metrics.jsonl`, `samples.jsonl` (what the model
+wrote and earned), `plots/*.png` (redrawn as it goes), `tensorboard/`, `checkpoints/` (each a
+model folder, plus optimizer, buffers and RNG states) and `buffers.jsonl` (the latest buffers,
+for inspection or sharing).
 """
 
 from __future__ import annotations

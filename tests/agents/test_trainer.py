@@ -296,16 +296,3 @@ def test_samples_per_prompt_gives_grpo_real_groups_and_samples_jsonl_shows_them(
     assert solved and all(r["answer"] is not None and r["reason"] in ("correct", "wrong_value") for r in solved)
     assert all(isinstance(r["advantage"], float) and isinstance(r["reward"], float) for r in records)
 
-
-def test_log_samples_caps_each_group_and_zero_turns_it_off(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from azr_agents.policies import load_policy
-    from azr_agents.selfplay import SelfPlaySession
-    from azr_agents.trainer import Trainer
-
-    for cap, expected in ((1, 6), (0, 0)):
-        config = tiny_config(tiny_model_dir, f"run.log_samples={cap}")
-        run_dir = tmp_path / f"cap{cap}"
-        with SelfPlaySession(config.selfplay) as session:
-            trainer = Trainer(config, load_policy(str(tiny_model_dir)), session, run_dir)
-            trainer.step()
-        assert len(read_samples(run_dir / "samples.jsonl")) == expected
