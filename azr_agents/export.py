@@ -51,7 +51,7 @@ def export_checkpoint(run_dir: Path, out: Path, step: int | None = None) -> Path
         if (checkpoint / "config.json").exists():
             for path in sorted(checkpoint.iterdir()):
                 if path.is_file() and not _is_resume_file(path.name):
-                    shutil.copy2(path, tmp / path.name)
+                    shutil.copyfile(path, tmp / path.name)  # new files: the umask, not 0600
         else:
             _rebuild(run_dir, checkpoint, tmp)
         if out.exists():
