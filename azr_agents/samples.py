@@ -1,8 +1,8 @@
 """`samples.jsonl`: what the policy wrote each step and what it earned, one sample a line.
 
 Curves say that something moved; samples say what. Each line is one trained completion: the step,
-its prompt id (shared by the G samples of one prompt), task type and role, the prompt (whole when
-short; else its head and its tail, where an AZR prompt states the task), the completion, the
+its prompt id (shared by the G samples of one prompt), task type and role, the prompt as the env
+posed it (whole when short; else its head and its tail, where an AZR prompt states the task), the completion, the
 answer the env parsed from it (a solver's answer, or a proposal's program, inputs and message),
 the reward with its reason, the task, and the advantage the estimator gave it (the mean over its
 tokens). At most `cap` samples per (task type, role) group per step are written, the first ones

@@ -4,8 +4,9 @@ Written against azr_env's public API only (`gymnasium.make_vec` with the registe
 `solver`, `executor` and `buffers` arguments, the documented `info` keys), the way a
 researcher's own agent would use it. One vector env per (task type, role) group, each with
 `num_envs = batch_size x samples_per_prompt`; they share one `TaskBuffers` (so valid proposals
-become solve tasks) and one `Executor`. Learnability estimates call `self.solver`, which the trainer points at its
-policy. Seeding uses separate propose envs without a solver: it only needs validity.
+become solve tasks) and one `Executor`. Learnability estimates call `self.solver`, which the
+trainer points at its policy. Seeding uses separate propose envs without a solver: it only needs
+validity.
 
 With `samples_per_prompt = G > 1` each group env has B x G sub-envs in blocks of G sharing one
 prompt. `step` is the global self-play step every env records new tasks at (through the shared
