@@ -98,6 +98,8 @@ def _train_command(args: argparse.Namespace) -> int:
             config = load_config(args.preset, overrides)
         if args.steps is not None:
             config.run.steps = args.steps
+        if args.log_samples is not None:
+            config.run.log_samples = args.log_samples
         validate(config)
         from azr_agents.run import default_run_dir, run_training
 
@@ -112,6 +114,20 @@ def _train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_command(args: argparse.Namespace) -> int:
+    from azr_agents.errors import AZRConfigError
+    from azr_agents.export import export_checkpoint
+
+    try:
+        out = export_checkpoint(Path(args.run), Path(args.out), step=args.step)
+    except AZRConfigError as exc:
+        print(f"azr export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{out}: load it with AutoModelForCausalLM.from_pretrained({str(out)!r}) "
+          f"(and AutoTokenizer), vLLM, or azr eval --model {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from azr_agents.config import DEFAULT_PRESET
 
@@ -121,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--preset", default=DEFAULT_PRESET,
                          help="config preset name or YAML path (cpu-learn, cpu-smoke, paper-7b)")
     p_train.add_argument("--steps", type=int, help="total steps to train (a resumed run counts its earlier steps)")
+    p_train.add_argument("--log-samples", type=int, metavar="N",
+                         help="samples.jsonl: at most N samples per task-role group per step, 0 = off "
+                              "(run.log_samples, default 16)")
     p_train.add_argument("--run-dir", help="where to write the run folder (default runs/<time>-<preset>)")
     p_train.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p_train.add_argument("--import", dest="imports", action="append", metavar="MODULE",
@@ -128,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "estimator (then: estimator.name=yours); repeat it on --resume")
     p_train.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     p_train.set_defaults(handler=_train_command)
+    p_export = sub.add_parser("export", help="write a run's checkpoint as a standard Hugging Face model folder")
+    p_export.add_argument("run", metavar="RUN", help="the run folder (of azr train)")
+    p_export.add_argument("out", metavar="OUT", help="a new folder for the model")
+    p_export.add_argument("--step", type=int, help="the checkpoint's step (default: the latest)")
+    p_export.set_defaults(handler=_export_command)
     p_exec = sub.add_parser("exec", help="run one program in the sandbox and print the result as JSON")
     p_exec.add_argument("program", nargs="?", help="file holding a program that defines f (- for stdin)")
     p_exec.add_argument("args", nargs="?", help="the call's arguments as Python source")

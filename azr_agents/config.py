@@ -40,6 +40,9 @@ class SelfPlayConfig:
 
     batch_size: int = 64
     """B: proposals per task type per step, and solve tasks per task type per step."""
+    samples_per_prompt: int = 1
+    """G: completions sampled per prompt (the paper: 1). With G > 1 every (task type, role) group
+    trains on B prompts x G completions sharing a prompt id, so `grpo` and `rloo` get real groups."""
     references: int = 6
     """K: reference triplets shown to deduction/abduction proposers."""
     learnability_samples: int = 8
@@ -94,6 +97,9 @@ class RunConfig:
     probe_every: int = 5
     """Score a fixed probe set (format validity, solve rate) every this many steps; 0 disables."""
     probe_size: int = 16
+    log_samples: int = 16
+    """samples.jsonl: log at most this many samples per (task type, role) group per step (prompt,
+    completion, parsed answer, reward, reason, advantage); 0 turns it off."""
 
 
 @dataclass
@@ -146,6 +152,8 @@ def validate(config: AZRConfig) -> None:
     sp, opt, gen = config.selfplay, config.optim, config.generation
     checks = [
         (sp.batch_size >= 1, "selfplay.batch_size must be >= 1"),
+        (sp.samples_per_prompt >= 1, "selfplay.samples_per_prompt must be >= 1"),
+        (config.run.log_samples >= 0, "run.log_samples must be >= 0 (0: no samples.jsonl)"),
         (sp.references >= 0, "selfplay.references must be >= 0"),
         (sp.learnability_samples >= 1, "selfplay.learnability_samples must be >= 1"),
         (sp.seed_factor >= 0, "selfplay.seed_factor must be >= 0"),

@@ -42,8 +42,20 @@ class MetricsLogger:
                 self._writer.add_scalar(key, value, step)
             self._writer.flush()
 
+    def log_text(self, tag: str, markdown: str, step: int) -> None:
+        """A markdown text (e.g. a table of samples) in TensorBoard's text tab."""
+        if self._writer is not None:
+            self._writer.add_text(tag, markdown, step)
+            self._writer.flush()
+
     def truncate_after(self, step: int) -> None:
-        """Drop lines logged after `step` (they belong to work a crash threw away)."""
+        """Drop lines logged after `step` (they belong to work a crash threw away); TensorBoard
+        hides its events after `step` too."""
+        if self._writer is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer.close()
+            self._writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"), purge_step=step + 1)
         if not self.path.exists():
             return
         kept = [line for line in self.path.read_text().splitlines()

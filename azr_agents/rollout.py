@@ -21,6 +21,8 @@ class Sample:
     role: str
     prompt_id: str
     info: dict[str, Any] = field(default_factory=dict)
+    advantage: float | None = None
+    """The estimator's advantage, averaged over the completion's tokens (None: not trained on)."""
 
     @property
     def group(self) -> tuple[str, str]:

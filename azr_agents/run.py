@@ -1,8 +1,9 @@
 """`azr train`: a whole run, from config to summary table, with progress and a run folder.
 
-The run folder holds `config.yaml` (resolved), `metrics.jsonl`, `plots/*.png` (redrawn as it
-goes), `tensorboard/`, `checkpoints/` (weights, optimizer, buffers, RNG states) and `buffers.jsonl`
-(the latest buffers, for inspection or sharing).
+The run folder holds `config.yaml` (resolved), `metrics.jsonl`, `samples.jsonl` (what the model
+wrote and earned), `plots/*.png` (redrawn as it goes), `tensorboard/`, `checkpoints/` (each a
+model folder, plus optimizer, buffers and RNG states) and `buffers.jsonl` (the latest buffers,
+for inspection or sharing).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
     from rich.console import Console
     from tqdm import tqdm
 
-    from azr_agents.checkpoint import checkpoint_step, latest_checkpoint
+    from azr_agents.checkpoint import latest_checkpoint
     from azr_agents.distributed import DataParallel
     from azr_agents.policies import load_policy
     from azr_agents.selfplay import SelfPlaySession, load_buffers
@@ -54,7 +55,7 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
     if resume and checkpoint is None:
         console.print(f"no checkpoint in {run_dir} yet: starting from step 0")
     buffers = load_buffers(_buffers_file(checkpoint, parallel.rank), config.selfplay) if checkpoint else None
-    seed = config.run.seed + 7919 * parallel.rank + (checkpoint_step(checkpoint) if checkpoint else 0)
+    seed = config.run.seed + 7919 * parallel.rank  # a resumed run restores its random states
     with SelfPlaySession(config.selfplay, seed=seed, buffers=buffers) as session:
         trainer = Trainer(config, policy, session, run_dir, log=console.print, parallel=parallel)
         trainer.rng = np.random.default_rng(seed)
@@ -94,8 +95,10 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
 
 
 def _buffers_file(checkpoint: Path, rank: int) -> Path:
-    own = checkpoint / f"buffers-rank{rank}.jsonl"
-    return own if rank and own.exists() else checkpoint / "buffers.jsonl"
+    from azr_agents.checkpoint import BUFFERS, rank_file
+
+    own = rank_file(checkpoint, BUFFERS, rank)
+    return own if own.exists() else checkpoint / BUFFERS
 
 
 def _policy_options(config: AZRConfig, parallel: Any) -> dict[str, Any]:

@@ -3,9 +3,14 @@
 Written against azr_env's public API only (`gymnasium.make_vec` with the registered ids, the
 `solver`, `executor` and `buffers` arguments, the documented `info` keys), the way a
 researcher's own agent would use it. One vector env per (task type, role) group, each with
-`num_envs = batch_size`; they share one `TaskBuffers` (so valid proposals become solve tasks)
-and one `Executor`. Learnability estimates call `self.solver`, which the trainer points at its
-policy. Seeding uses separate propose envs without a solver: it only needs validity.
+`num_envs = batch_size x samples_per_prompt`; they share one `TaskBuffers` (so valid proposals
+become solve tasks) and one `Executor`. Learnability estimates call `self.solver`, which the
+trainer points at its policy. Seeding uses separate propose envs without a solver: it only needs
+validity.
+
+With `samples_per_prompt = G > 1` each group env has B x G sub-envs in blocks of G sharing one
+prompt. `step` is the global self-play step every env records new tasks at (through the shared
+buffers), so "recent" solve tasks are this run's latest, across seeding and resumes.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 
 import azr_env  # noqa: F401  (registers the env ids)
 from azr_agents.config import SelfPlayConfig
+from azr_agents.errors import AZRConfigError
 from azr_env.buffers import TaskBuffers
 from azr_env.executor import Executor, ExecutorConfig
 
@@ -65,26 +71,59 @@ class SelfPlaySession:
         self.buffers: TaskBuffers | None = buffers
         self.envs: dict[tuple[str, str], Any] = {}
         self.seed_envs: dict[str, Any] = {}
+        group = config.samples_per_prompt
         for task_type in config.task_types:
             for role in ("propose", "solve"):
-                self.envs[(task_type, role)] = self._make(task_type, role, self._solve)
-            self.seed_envs[task_type] = self._make(task_type, "propose", None)
+                self.envs[(task_type, role)] = self._make(task_type, role, self._solve, group)
+            self.seed_envs[task_type] = self._make(task_type, "propose", None, 1)
+        self.step = 0  # seeding; the trainer sets each training step
         self._reset_all(seed)
 
-    def _make(self, task_type: str, role: str, solver: Callable[[list[str]], list[str]] | None) -> Any:
+    def _make(self, task_type: str, role: str, solver: Callable[[list[str]], list[str]] | None,
+              group: int) -> Any:
         env: Any = gymnasium.make_vec(
-            env_id(task_type, role), num_envs=self.config.batch_size,
+            env_id(task_type, role), num_envs=self.config.batch_size * group,
             vectorization_mode="vector_entry_point", config=self.env_config,
-            solver=solver, executor=self.executor, buffers=self.buffers,
+            solver=solver, executor=self.executor, buffers=self.buffers, samples_per_prompt=group,
         )
         if self.buffers is None:
             self.buffers = env.unwrapped.buffers  # the first env made them; the others share them
         return env
 
+    def _all_envs(self) -> dict[str, Any]:
+        named = {f"{t}/{r}": env for (t, r), env in self.envs.items()}
+        return named | {f"seed/{t}": env for t, env in self.seed_envs.items()}
+
     def _reset_all(self, seed: int) -> None:
         """Seed every sub-env's RNG stream once; later resets continue those streams."""
-        for offset, env in enumerate([*self.envs.values(), *self.seed_envs.values()]):
-            env.reset(seed=seed * 100_003 + offset * self.config.batch_size)
+        stride = self.config.batch_size * self.config.samples_per_prompt
+        for offset, env in enumerate(self._all_envs().values()):
+            env.reset(seed=seed * 100_003 + offset * stride)
+
+    @property
+    def step(self) -> int:
+        """The global self-play step new tasks are recorded at (0 while seeding)."""
+        assert self.buffers is not None
+        return int(self.buffers.step or 0)
+
+    @step.setter
+    def step(self, value: int) -> None:
+        assert self.buffers is not None
+        self.buffers.step = int(value)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every env's generators and counters, for an exact resume (buffers are saved apart)."""
+        return {"step": self.step,
+                "envs": {name: env.unwrapped.state_dict() for name, env in self._all_envs().items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        envs = self._all_envs()
+        if set(state["envs"]) != set(envs):
+            raise AZRConfigError(f"the checkpoint holds the envs {sorted(state['envs'])}, this run has "
+                                 f"{sorted(envs)}: resume with the run's selfplay.task_types")
+        for name, env in envs.items():
+            env.unwrapped.load_state_dict(state["envs"][name])
+        self.step = int(state["step"])
 
     def _solve(self, prompts: list[str]) -> list[str]:
         if self.solver is None:

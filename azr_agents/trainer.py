@@ -21,13 +21,21 @@ import numpy as np
 import torch
 
 from azr_agents import estimators
-from azr_agents.checkpoint import load_checkpoint, save_checkpoint, write_atomic
+from azr_agents.checkpoint import (
+    BUFFERS,
+    STATE,
+    load_checkpoint,
+    rank_file,
+    save_checkpoint,
+    write_atomic,
+)
 from azr_agents.config import AZRConfig, to_yaml
 from azr_agents.distributed import DataParallel
 from azr_agents.loss import LossStats, ppo_clip_loss
 from azr_agents.metrics import MetricsLogger, plot_run
 from azr_agents.policies import Policy
 from azr_agents.rollout import Sample, pad, response_mask
+from azr_agents.samples import SamplesLogger, markdown_tables
 from azr_agents.selfplay import SelfPlaySession
 
 
@@ -64,6 +72,8 @@ class Trainer:
         self.step_index = 0
         self.is_main = parallel is None or parallel.is_main
         self.metrics = MetricsLogger(run_dir) if self.is_main else None
+        cap = config.run.log_samples
+        self.samples_log = SamplesLogger(run_dir, cap) if self.is_main and cap else None
         self.tokens_generated = 0
         self.generation_s = 0.0
         session.solver = self._solve  # learnability estimates sample from the current policy
@@ -97,6 +107,7 @@ class Trainer:
         self.tokens_generated = 0
         started = time.perf_counter()
         samples: list[Sample] = []
+        self.session.step = self.step_index + 1  # the step new tasks are recorded at
 
         # 1-3. Propose for every task type; the env validates each proposal in the sandbox, asks
         #      the solver n times for its learnability, and adds valid ones to the buffers.
@@ -116,6 +127,7 @@ class Trainer:
         self.step_index += 1
         metrics = self._metrics(samples, update, timer, time.perf_counter() - started)
         self.log_metrics(metrics)
+        self._log_samples(samples)
         return metrics
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
@@ -123,25 +135,36 @@ class Trainer:
         if self.metrics is not None:
             self.metrics.log(self.step_index, metrics)
 
+    def _log_samples(self, samples: list[Sample]) -> None:
+        """samples.jsonl, and a few samples per group as TensorBoard text tables."""
+        if self.samples_log is None:
+            return
+        records = self.samples_log.log(self.step_index, samples)
+        if self.metrics is not None:
+            for group, table in markdown_tables(records).items():
+                self.metrics.log_text(f"samples/{group}", table, self.step_index)
+
     def _play(self, role: str, pose: Callable[[str, np.random.Generator], list[str]]) -> list[Sample]:
         """One role for every task type: all prompts generated in one batch (a wider batch decodes
-        faster), then each type's completions scored by its env."""
+        faster), then each type's completions scored by its env. The env poses B x G prompts in
+        blocks of G identical ones; each block's prompt is sampled G times."""
         types = self.config.selfplay.task_types
+        group = self.config.selfplay.samples_per_prompt
         prompts = {task_type: pose(task_type, self.rng) for task_type in types}
-        outputs = iter(self._generate([p for task_type in types for p in prompts[task_type]]))
+        outputs = iter(self._generate([p for t in types for p in prompts[t][::group]], n=group))
         samples: list[Sample] = []
         for task_type in types:
             mine = [next(outputs) for _ in prompts[task_type]]
             scored = self.session.score(task_type, role, [o.text for o in mine])
-            samples += self._samples(task_type, role, prompts[task_type], mine, scored)
+            samples += self._samples(task_type, role, prompts[task_type], mine, scored, group)
         return samples
 
     def _samples(self, task_type: str, role: str, prompts: list[str], outputs: list[Any],
-                 scored: list[tuple[float, dict[str, Any]]]) -> list[Sample]:
+                 scored: list[tuple[float, dict[str, Any]]], group: int) -> list[Sample]:
         return [
             Sample(prompt=p, text=o.text, token_ids=list(o.token_ids), logprobs=list(o.logprobs),
                    reward=float(reward), task_type=task_type, role=role,
-                   prompt_id=f"{self.step_index}:{task_type}:{role}:{i}", info=info)
+                   prompt_id=f"{self.step_index + 1}:{task_type}:{role}:{i // group}", info=info)
             for i, (p, o, (reward, info)) in enumerate(zip(prompts, outputs, scored, strict=True))
         ]
 
@@ -159,6 +182,9 @@ class Trainer:
             groups=[s.group for s in trainable],
             prompt_ids=[s.prompt_id for s in trainable],
         )) if trainable else mask
+        per_sample = (advantages * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        for sample, value in zip(trainable, per_sample.tolist(), strict=True):
+            sample.advantage = float(value)
         old_logprobs = pad([s.logprobs for s in trainable], mask.shape[1])
         total_tokens = max(float(mask.sum()), 1.0)
         opt = self.config.optim
@@ -224,25 +250,35 @@ class Trainer:
         }
 
     # -- checkpoints -------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        """Every random state the next step depends on: the trainer's, the global ones, the
+        policy's sampling generator, the session's envs; and the estimator's (a moving baseline)."""
+        policy_rng = getattr(self.policy, "rng_state", None)
+        return {"rng": self.rng.bit_generator.state, "python_rng": random.getstate(),
+                "torch_rng": torch.get_rng_state(),
+                "policy_rng": policy_rng() if policy_rng is not None else None,
+                "session": self.session.state_dict(),
+                "estimator": getattr(self.estimator, "state_dict", dict)()}
+
     def save(self) -> Path | None:
         """Checkpoint the run (every process calls this; the main process writes it, with the
-        buffers of every process). Returns the checkpoint folder on the main process."""
-        state = {"rng": self.rng.bit_generator.state, "python_rng": random.getstate(),
-                 "torch_rng": torch.get_rng_state(),
-                 "estimator": getattr(self.estimator, "state_dict", dict)()}
-        buffers = [self._buffers_text()]
+        buffers and random states of every process). Returns the checkpoint folder on the main
+        process."""
+        per_rank = [(self._buffers_text(), self._state())]
         if self.parallel is not None:
-            buffers = self.parallel.gather(buffers[0])
+            per_rank = self.parallel.gather(per_rank[0])
         if not self.is_main:
             return None
 
-        def save_buffers(path: Path) -> None:
-            for rank, text in enumerate(buffers):
-                target = path if rank == 0 else path.with_name(f"buffers-rank{rank}.jsonl")
-                target.write_text(text)
+        def save_extra(folder: Path) -> None:
+            for rank, (text, state) in enumerate(per_rank):
+                rank_file(folder, BUFFERS, rank).write_text(text)
+                if rank:
+                    torch.save(state, rank_file(folder, STATE, rank))
 
         return save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
-                               self.optimizer, state, save_buffers, keep=self.config.run.keep_checkpoints)
+                               self.optimizer, per_rank[0][1], save_extra,
+                               keep=self.config.run.keep_checkpoints, tokenizer=self.policy.tokenizer)
 
     def _buffers_text(self) -> str:
         with tempfile.TemporaryDirectory() as folder:
@@ -251,17 +287,31 @@ class Trainer:
             return path.read_text()
 
     def resume(self, path: Path) -> int:
-        """Continue from checkpoint `path` (its buffers went to the session when it was made)."""
+        """Continue exactly from checkpoint `path` (its buffers went to the session when it was
+        made): weights, optimizer, step and every random state; the run folder's logs are cut
+        back to the checkpoint's step."""
         state = load_checkpoint(path, self.policy.model, self.optimizer)
+        rank = self.parallel.rank if self.parallel is not None else 0
+        own = rank_file(path, STATE, rank)
+        if rank and own.exists():
+            state = dict(torch.load(own, weights_only=False), step=state["step"])
         self.policy.sync_weights()
         self.rng.bit_generator.state = state["rng"]
         random.setstate(state["python_rng"])
         torch.set_rng_state(state["torch_rng"])
+        set_policy_rng = getattr(self.policy, "set_rng_state", None)
+        if state.get("policy_rng") is not None and set_policy_rng is not None:
+            set_policy_rng(state["policy_rng"])
+        if state.get("session") is not None:  # checkpoints before the envs' states were saved lack it
+            self.session.load_state_dict(state["session"])
         if hasattr(self.estimator, "load_state_dict"):
             self.estimator.load_state_dict(state.get("estimator", {}))  # e.g. a moving baseline
         self.step_index = int(state["step"])
+        self.session.step = self.step_index
         if self.metrics is not None:
             self.metrics.truncate_after(self.step_index)
+        if self.samples_log is not None:
+            self.samples_log.truncate_after(self.step_index)
         return self.step_index
 
     def write_config(self) -> None:

@@ -205,6 +205,13 @@ class TaskBuffers:
         if not task_types:
             raise AZRConfigError("TaskBuffers needs at least one task type")
         self.config = config if config is not None else BufferConfig()
+        self.step: int | None = None
+        """The self-play step new tasks are recorded at (`Task.step`, which decides what is
+        "recent" for `sample_solve`). None: each env that adds tasks counts its own `step()`
+        calls. A trainer that runs several envs on these buffers (one per group, plus seeding
+        envs) sets it once per self-play step, so that every env records the same global step
+        and a resumed run goes on counting from its checkpoint; seeding uses 0, after the zero
+        tasks' -1."""
         if seed_tasks is None:
             self._buffers = {t: TaskBuffer(t, self.config) for t in task_types}
             return

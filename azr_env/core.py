@@ -192,7 +192,13 @@ class SelfPlayCore:
         return answer, None
 
     def score(self, episodes: Sequence[Episode], actions: Sequence[Any], step: int) -> list[Outcome]:
-        """Rewards and infos of one batch of completions (any mix of groups), in order."""
+        """Rewards and infos of one batch of completions (any mix of groups), in order.
+
+        `step` is the calling env's own step count; valid proposals are recorded at
+        `buffers.step` instead when the owner of the buffers set one (a global self-play step).
+        """
+        if self.buffers.step is not None:
+            step = self.buffers.step
         outcomes: list[Outcome | None] = [None] * len(episodes)
         solve: list[tuple[int, str]] = []
         propose: list[tuple[int, Proposal]] = []

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
 from azr_env.buffers import TaskBuffers
@@ -196,6 +197,18 @@ class AZREnv(gym.Env[Observation, str]):
         self._last = (outcome.reward, str(outcome.info.get("reason")))
         return episode.observation(), float(outcome.reward), True, False, outcome.info
 
+    def state_dict(self) -> dict[str, Any]:
+        """The env's generator and counters (plain Python values, picklable), so that an agent
+        can checkpoint it and go on exactly (the buffers are saved apart, with `buffers.save`)."""
+        return {"np_random": self.np_random.bit_generator.state, "cycle": self._cycle,
+                "steps": self._steps}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what `state_dict` returned; the next `reset()` (without a seed) continues."""
+        self.np_random = generator_from_state(state["np_random"])
+        self._cycle = int(state["cycle"])
+        self._steps = int(state["steps"])
+
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
@@ -208,6 +221,17 @@ class AZREnv(gym.Env[Observation, str]):
         """Stop the executor if the env started it; a shared executor is left running."""
         self.core.close()
         super().close()
+
+
+def generator_from_state(state: Mapping[str, Any]) -> np.random.Generator:
+    """A generator in a saved `bit_generator.state` (of whichever bit generator it names)."""
+    name = str(state.get("bit_generator", ""))
+    bit_generator_type = getattr(np.random, name, None)
+    if not isinstance(bit_generator_type, type) or not issubclass(bit_generator_type, np.random.BitGenerator):
+        raise AZRConfigError(f"not a saved numpy generator state (bit_generator={name!r})")
+    bit_generator = bit_generator_type()
+    bit_generator.state = dict(state)
+    return np.random.Generator(bit_generator)
 
 
 def _group(value: Any, groups: Sequence[tuple[str, str]]) -> tuple[str, str]:

@@ -12,6 +12,11 @@ Sub-env i draws from its own generator seeded with `seed + i`, as the i-th of B 
 would. Solve tasks of one type are drawn for all sub-envs together without repeats
 (`EnvConfig.distinct_solve_tasks`, the paper's batch), from the vector env's own generator; set
 it False to draw per sub-env, exactly like B single envs.
+
+With `samples_per_prompt=G`, consecutive blocks of G sub-envs share one posed episode (the same
+prompt and task; the first sub-env of a block draws it), so that a group-baseline estimator
+(GRPO, RLOO) gets G completions of each prompt. `state_dict()` / `load_state_dict()` carry every
+generator and counter, so an agent can checkpoint the env and resume it exactly.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from gymnasium.vector.utils import batch_space
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig, build_config
 from azr_env.core import SelfPlayCore, Solver
-from azr_env.env import task_role_groups
+from azr_env.env import generator_from_state, task_role_groups
 from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
@@ -55,10 +60,18 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         executor: Executor | None = None,
         buffers: TaskBuffers | None = None,
         render_mode: str | None = None,
+        samples_per_prompt: int = 1,
         **overrides: Any,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise AZRConfigError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        if isinstance(samples_per_prompt, bool) or not isinstance(samples_per_prompt, int) \
+                or samples_per_prompt < 1 or num_envs % samples_per_prompt:
+            raise AZRConfigError(
+                f"samples_per_prompt must be an int >= 1 that divides num_envs ({num_envs}), "
+                f"got {samples_per_prompt!r}"
+            )
+        self.samples_per_prompt = samples_per_prompt
         if render_mode is not None:
             raise AZRConfigError("the vector env does not render; use render_mode=None")
         self.num_envs = num_envs
@@ -98,9 +111,12 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         self._cycles = [0] * self.num_envs
 
     def _pose(self, indices: Sequence[int]) -> None:
-        """Pose the next episode of each sub-env in `indices`."""
+        """Pose the next episode of each sub-env in `indices` (a block's first sub-env draws it
+        and the others of its block share it)."""
+        group = self.samples_per_prompt
+        leaders = [i for i in indices if i % group == 0]
         solve: dict[str, list[int]] = {}
-        for i in indices:
+        for i in leaders:
             task_type, role = self.groups[self._cycles[i] % len(self.groups)]
             self._cycles[i] += 1
             if role == PROPOSE:
@@ -114,6 +130,30 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
                 tasks = [self.core.draw_solve_tasks(task_type, self._rngs[i], 1)[0] for i in envs]
             for i, task in zip(envs, tasks, strict=True):
                 self._episodes[i] = self.core.pose_solve(task)
+        for i in indices:
+            if i % group:
+                self._episodes[i] = self._episodes[i - i % group]
+                self._cycles[i] = self._cycles[i - i % group]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every generator and counter of the env (plain Python values, picklable), so that an
+        agent can checkpoint it and go on exactly where it stopped (the buffers are saved apart,
+        with `buffers.save`)."""
+        return {"np_random": self.np_random.bit_generator.state,
+                "rngs": [rng.bit_generator.state for rng in self._rngs],
+                "cycles": list(self._cycles), "steps": self._steps}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what `state_dict` returned; the next `reset()` (without a seed) continues from
+        it. The episodes posed now are kept until then."""
+        if len(state["rngs"]) != self.num_envs:
+            raise AZRConfigError(
+                f"this state is of {len(state['rngs'])} sub-envs, the env has {self.num_envs}"
+            )
+        self.np_random = generator_from_state(state["np_random"])
+        self._rngs = [generator_from_state(s) for s in state["rngs"]]
+        self._cycles = [int(c) for c in state["cycles"]]
+        self._steps = int(state["steps"])
 
     def _observations(self) -> Observations:
         def column(key: str) -> np.ndarray:

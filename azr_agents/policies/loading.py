@@ -71,6 +71,16 @@ def resolve_model_source(model: str | None) -> ModelSource:
     if expanded.is_dir():
         if (expanded / "config.json").is_file():
             return ModelSource(str(expanded))
+        if (expanded / "checkpoints").is_dir():  # a run folder of `azr train`: its latest model
+            from azr_agents.checkpoint import latest_checkpoint
+
+            found = latest_checkpoint(expanded / "checkpoints")
+            if found is not None and (found / "config.json").is_file():
+                return ModelSource(str(found))
+            raise AZRConfigError(
+                f"run folder {model!r} has no loadable checkpoint yet (or only old ones without "
+                "config.json: azr export it first)"
+            )
         ggufs = sorted(expanded.glob("*.gguf"))
         if len(ggufs) == 1:
             return ModelSource(str(expanded), ggufs[0].name)
@@ -115,7 +125,23 @@ def load_model_and_tokenizer(
         ) from exc
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if source.gguf_file is not None:
+        forget_gguf_quantizer(model)
     return model, tokenizer
+
+
+def forget_gguf_quantizer(model: Any) -> None:
+    """A GGUF model's weights are de-quantised to floats on load, yet transformers keeps marking it
+    as quantised, and `save_pretrained` then refuses it. Drop the marks: checkpoints and exports
+    of a model trained from a GGUF file are plain float models."""
+    if getattr(getattr(model, "hf_quantizer", None), "quantization_config", None) is None:
+        return
+    if str(getattr(model.hf_quantizer.quantization_config, "quant_method", "")).lower().endswith("gguf"):
+        model.hf_quantizer = None
+        model.is_quantized = False
+        model.quantization_method = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
 
 
 def render_prompt(tokenizer: Any, prompt: str, use_chat_template: bool) -> list[int]:

@@ -118,6 +118,14 @@ class TransformersPolicy:
         if self.config.gradient_checkpointing:
             self._enable_gradient_checkpointing()
 
+    def rng_state(self) -> torch.Tensor:
+        """The sampling generator's state, for a checkpoint (a resumed run samples on exactly)."""
+        return self._generator.get_state()
+
+    def set_rng_state(self, state: torch.Tensor) -> None:
+        """Restore a state from `rng_state`."""
+        self._generator.set_state(state.cpu() if isinstance(state, torch.Tensor) else state)
+
     def _enable_gradient_checkpointing(self) -> None:
         """Checkpoint every decoder layer, keeping the read-only `PrefixCache` that logprobs passes.
 

@@ -32,6 +32,7 @@ def test_train_imports_a_plugin_before_it_checks_the_config(
         (["train", "optim.lr=abc"], "optim.lr"),
         (["train", "--import", "/no/such/file.py"], "no such Python file"),
         (["train", "--resume", "/no/such/run"], "not a run folder"),
+        (["train", "--log-samples", "-1"], "run.log_samples must be >= 0"),
         (["exec", "/no/such/program.py", "1"], "azr exec"),
     ],
 )

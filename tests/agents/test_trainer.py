@@ -9,15 +9,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from azr_agents import estimators
-from azr_agents.checkpoint import checkpoint_step, latest_checkpoint
+from azr_agents.checkpoint import STATE, checkpoint_step, latest_checkpoint
 from azr_agents.config import AZRConfig, from_yaml, load_config
 from azr_agents.metrics import read_metrics
+from azr_agents.samples import read_samples
 
 pytestmark = pytest.mark.slow
 
@@ -105,10 +109,18 @@ def test_a_run_killed_mid_step_resumes_with_the_checkpointed_buffers_and_step(
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    checkpoint = latest_checkpoint(run_dir / "checkpoints")
+    root = run_dir / "checkpoints"
+    checkpoint = latest_checkpoint(root)
     assert checkpoint is not None
     step = checkpoint_step(checkpoint)
-    assert not list((run_dir / "checkpoints").glob(".tmp-*")) or step >= 2  # partial writes never count
+    assert step >= 2
+    # What a kill interrupts stays under a temporary name: every step-* folder is complete, and a
+    # partial write (left by the kill if it hit a save, else made here) is never taken for one.
+    assert all((p / STATE).exists() for p in root.glob("step-*"))
+    partial = root / f".tmp-step-{step + 1:06d}-1"
+    partial.mkdir(exist_ok=True)
+    (partial / "model.safetensors").write_bytes(b"cut short")
+    assert latest_checkpoint(root) == checkpoint
     saved_buffers = [json.loads(line) for line in (checkpoint / "buffers.jsonl").read_text().splitlines()]
 
     from azr_agents.policies import load_policy
@@ -118,7 +130,7 @@ def test_a_run_killed_mid_step_resumes_with_the_checkpointed_buffers_and_step(
     config = from_yaml((run_dir / "config.yaml").read_text())
     policy = load_policy(config.policy.model)
     buffers = load_buffers(checkpoint / "buffers.jsonl", config.selfplay)
-    with SelfPlaySession(config.selfplay, seed=config.run.seed + step, buffers=buffers) as session:
+    with SelfPlaySession(config.selfplay, seed=config.run.seed, buffers=buffers) as session:
         trainer = Trainer(config, policy, session, run_dir)
         assert trainer.resume(checkpoint) == step
         resumed = sorted(t.id for b in session.buffers for t in b.tasks)
@@ -141,3 +153,146 @@ def test_two_processes_train_one_step_with_averaged_gradients(tiny_model_dir: Pa
     assert checkpoint is not None and checkpoint_step(checkpoint) == 1
     assert (checkpoint / "buffers-rank1.jsonl").exists(), "every process's buffers are saved"
     assert [r["step"] for r in read_metrics(run_dir / "metrics.jsonl") if "groups" in r] == [1]
+
+
+def _comparable(value: Any) -> Any:
+    """Nested states with tensors turned into lists, so that == compares them exactly."""
+    if isinstance(value, torch.Tensor):
+        return (str(value.dtype), value.tolist())
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_comparable(v) for v in value]
+    return value
+
+
+def _run_record(run_dir: Path) -> dict[str, Any]:
+    """Everything a run's future depends on or reported, from its run folder (timings left out)."""
+    checkpoint = latest_checkpoint(run_dir / "checkpoints")
+    assert checkpoint is not None
+    timings = ("time_s", "tokens_per_s", "peak_rss_gib")
+    return {
+        "step": checkpoint_step(checkpoint),
+        "weights": _comparable(load_file(str(checkpoint / "model.safetensors"))),
+        "optimizer": _comparable(torch.load(checkpoint / "optimizer.pt", weights_only=False)),
+        "state": _comparable(torch.load(checkpoint / "state.pt", weights_only=False)),
+        "buffers": (checkpoint / "buffers.jsonl").read_text(),
+        "metrics": [{k: v for k, v in r.items() if k not in timings}
+                    for r in read_metrics(run_dir / "metrics.jsonl")],
+        "samples": read_samples(run_dir / "samples.jsonl"),
+    }
+
+
+def test_resume_is_exact_two_steps_equal_one_step_save_resume_one_step(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from azr_agents.run import run_training
+
+    # reinforce's moving baseline gives non-zero advantages even when every reward is the same,
+    # so the weights and AdamW's moments really move, and the estimator has a state to resume.
+    config = tiny_config(tiny_model_dir, "estimator.name=reinforce", "optim.lr=1e-2", "policy.seed=0",
+                         "run.steps=2")
+    run_training(config, tmp_path / "straight")
+    straight = _run_record(tmp_path / "straight")
+
+    interrupted = tmp_path / "interrupted"
+    config.run.steps = 1
+    run_training(config, interrupted)
+    # Lines of a step the crash threw away (logged, never checkpointed) are dropped on resume.
+    with (interrupted / "metrics.jsonl").open("a") as fh:
+        fh.write(json.dumps({"step": 2, "groups": {}}) + "\n")
+    with (interrupted / "samples.jsonl").open("a") as fh:
+        fh.write(json.dumps({"step": 2, "completion": "lost"}) + "\n")
+    config.run.steps = 2
+    run_training(config, interrupted, resume=True)
+    resumed = _run_record(interrupted)
+
+    assert straight["step"] == resumed["step"] == 2
+    moments = torch.load(latest_checkpoint(tmp_path / "straight" / "checkpoints") / "optimizer.pt",  # type: ignore[operator]
+                         weights_only=False)["state"]
+    assert sum(float(m["exp_avg"].abs().sum()) for m in moments.values()) > 0, "the update moves AdamW"
+    for key in ("weights", "optimizer", "state", "buffers", "metrics", "samples"):
+        assert straight[key] == resumed[key], key
+    assert set(straight["state"]) >= {"rng", "python_rng", "torch_rng", "policy_rng", "session", "estimator"}
+    assert [r["step"] for r in resumed["samples"]] == sorted(r["step"] for r in resumed["samples"])
+
+
+class HalfWellFormed:
+    """The tiny policy, except that every second sample of a prompt is a well-formed answer (a
+    ```output, ```input and ```python block: right or wrong, never the malformed -1), so that
+    rewards differ within the samples of a prompt."""
+
+    ANSWER = ("</think> <answer>\n```output\n1\n```\n```input\n1\n```\n"
+              "```python\ndef f(a):\n    return a\n```\n</answer>")
+
+    def __init__(self, policy: Any) -> None:
+        self.policy, self.model, self.tokenizer = policy, policy.model, policy.tokenizer
+
+    def generate(self, prompts: list[str], max_new_tokens: int, temperature: float, top_p: float = 1.0,
+                 n: int = 1, stop: list[str] | None = None) -> list[Any]:
+        from azr_agents.policies import Generation
+
+        outputs = self.policy.generate(prompts, max_new_tokens, temperature, top_p, n, stop)
+        for i, out in enumerate(outputs):
+            if i % 2:
+                ids = self.tokenizer.encode(self.ANSWER, add_special_tokens=False)
+                with torch.no_grad():
+                    logprobs = self.policy.logprobs([prompts[out.prompt_index]], [ids], temperature, top_p)
+                outputs[i] = Generation(self.ANSWER, ids, logprobs.logprobs[0, : len(ids)].tolist(),
+                                        out.prompt_index, "stop")
+        return outputs
+
+    def logprobs(self, *args: Any, **kwargs: Any) -> Any:
+        return self.policy.logprobs(*args, **kwargs)
+
+    def sync_weights(self) -> None:
+        self.policy.sync_weights()
+
+
+def test_samples_per_prompt_gives_grpo_real_groups_and_samples_jsonl_shows_them(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azr_agents.policies import load_policy
+    from azr_agents.selfplay import SelfPlaySession
+    from azr_agents.trainer import Trainer
+
+    monkeypatch.setattr(estimators.registry, "_REGISTRY", dict(estimators.registry._REGISTRY))
+    seen: list[tuple[estimators.AdvantageInput, torch.Tensor]] = []
+    grpo = estimators.get("grpo")
+
+    @estimators.register("test-spy-grpo")
+    def spy(batch: estimators.AdvantageInput) -> torch.Tensor:
+        advantages = grpo(batch)
+        seen.append((batch, advantages))
+        return advantages
+
+    config = tiny_config(tiny_model_dir, "estimator.name=test-spy-grpo", "selfplay.samples_per_prompt=2",
+                         "selfplay.reward_mode=reference")
+    policy = HalfWellFormed(load_policy(str(tiny_model_dir), seed=0))
+    with SelfPlaySession(config.selfplay) as session:
+        trainer = Trainer(config, policy, session, tmp_path)  # type: ignore[arg-type]
+        trainer.step()
+        assert session.step == 1
+    batch, advantages = seen[-1]
+    groups = Counter(batch.groups)
+    assert set(groups) == {(t, r) for t in ("deduction", "abduction", "induction") for r in ("propose", "solve")}
+    assert set(groups.values()) == {2 * 2}  # B prompts x G samples in every (task type, role) group
+    per_prompt = Counter(batch.prompt_ids)
+    assert len(per_prompt) == 6 * 2 and set(per_prompt.values()) == {2}
+    assert advantages.abs().sum() > 0, "well-formed and malformed samples of one prompt: grpo learns"
+    unique = estimators.AdvantageInput(rewards=batch.rewards, mask=batch.mask, groups=batch.groups,
+                                       prompt_ids=[str(i) for i in range(len(batch.groups))])
+    assert grpo(unique).abs().sum() == 0, "with G = 1 (unique prompt ids) grpo has nothing to compare"
+
+    records = read_samples(tmp_path / "samples.jsonl")
+    assert len(records) == 24 and {r["step"] for r in records} == {1}
+    by_prompt: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_prompt.setdefault(record["prompt_id"], []).append(record)
+    for members in by_prompt.values():
+        assert len(members) == 2 and members[0]["prompt"] == members[1]["prompt"]
+        assert {m["completion"] == HalfWellFormed.ANSWER for m in members} == {True, False}
+    solved = [r for r in records if r["role"] == "solve" and r["completion"] == HalfWellFormed.ANSWER]
+    assert solved and all(r["answer"] is not None and r["reason"] in ("correct", "wrong_value") for r in solved)
+    assert all(isinstance(r["advantage"], float) and isinstance(r["reward"], float) for r in records)
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -325,7 +326,7 @@ def test_vllm_weight_mapping(policy: Any) -> None:
 
 # -- the embedded model ----------------------------------------------------------------------
 @pytest.mark.slow
-def test_embedded_model_generates() -> None:
+def test_embedded_model_generates_and_saves_as_a_plain_model(tmp_path: Path) -> None:
     policy = load_policy(seed=0)
     gens = policy.generate(
         ["What is 2 + 3? Answer in <answer></answer> tags."], max_new_tokens=8, temperature=1.0, n=2
@@ -338,3 +339,13 @@ def test_embedded_model_generates() -> None:
         assert torch.allclose(
             batch.logprobs[row, : len(g.token_ids)], torch.tensor(g.logprobs), atol=1e-3
         )
+    # De-quantised from GGUF, it saves as a plain float model (checkpoints and `azr export`).
+    from transformers import AutoModelForCausalLM
+
+    from azr_agents.checkpoint import save_pretrained
+
+    save_pretrained(tmp_path, policy.model, policy.tokenizer)
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32)
+    ids = torch.tensor([policy.encode("def f(a):")])
+    with torch.no_grad():
+        assert torch.equal(reloaded(ids).logits, policy.model(ids).logits)

@@ -1,0 +1,64 @@
+"""The session's global step: solve tasks come from this run's latest proposals, across seeding
+(its own envs) and a resume (new envs), not from whichever env counted highest."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from azr_agents.config import SelfPlayConfig
+from azr_agents.selfplay import SelfPlaySession, load_buffers
+
+CONFIG = SelfPlayConfig(batch_size=2, references=1, learnability_samples=2, seed_factor=50,
+                        task_types=["deduction"], executor_workers=1, timeout_s=5.0)
+_numbers = itertools.count(100)
+
+
+def proposal() -> str:
+    """A valid R1 deduction proposal whose program is new each time (`return x + <n>`)."""
+    return (f"</think> <answer>\n```python\ndef f(x):\n    return x + {next(_numbers)}\n```\n"
+            "```input\n1\n```\n</answer>")
+
+
+class Proposer:
+    """Stands in for the trainer during seeding: every completion a new valid proposal."""
+
+    def complete(self, prompts: list[str]) -> list[str]:
+        return [proposal() for _ in prompts]
+
+
+def train_step(session: SelfPlaySession, step: int) -> tuple[list[str], list[str]]:
+    """What `Trainer.step` does with the session: set the step, propose, then pose solve tasks.
+    Returns the programs proposed and the solve prompts posed."""
+    session.step = step
+    rng = np.random.default_rng(0)
+    session.propose_prompts("deduction", rng)
+    completions = [proposal() for _ in range(CONFIG.batch_size)]
+    session.score("deduction", "propose", completions)
+    programs = [c.split("```python\n")[1].split("\n```")[0] for c in completions]
+    return programs, session.solve_prompts("deduction", rng)
+
+
+def test_recent_tasks_follow_the_global_step_across_seeding_and_resume(tmp_path: Path) -> None:
+    with SelfPlaySession(CONFIG, seed=0) as session:
+        session.solver = lambda prompts: ["no answer"] * len(prompts)
+        for _ in range(3):
+            session.seed_round(Proposer())
+        buffer = session.buffers["deduction"]  # type: ignore[index]
+        assert {t.step for t in buffer.tasks} == {-1, 0}  # zero task, then all of seeding at 0
+        programs, solve = train_step(session, 1)
+        assert [t.step for t in buffer.tasks][-2:] == [1, 1]
+        assert all(any(p in prompt for p in programs) for prompt in solve), "step 1's tasks first"
+        session.save_buffers(tmp_path / "buffers.jsonl")
+        state = session.state_dict()
+
+    # A resumed run: new envs (their own counters start again at 0), the saved buffers and state.
+    with SelfPlaySession(CONFIG, seed=0, buffers=load_buffers(tmp_path / "buffers.jsonl", CONFIG)) as resumed:
+        resumed.solver = lambda prompts: ["no answer"] * len(prompts)
+        resumed.load_state_dict(state)
+        assert resumed.step == 1
+        programs, solve = train_step(resumed, 2)
+        assert [t.step for t in resumed.buffers["deduction"].tasks][-2:] == [2, 2]  # type: ignore[index]
+        assert all(any(p in prompt for p in programs) for prompt in solve), "step 2's tasks first"
