@@ -96,6 +96,7 @@ def probe_all(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
 
     config = load_config(PRESET, list(args.overrides))
     options = {k: v for k, v in vars(config.policy).items() if k not in ("model", "backend")}
+    options["num_threads"] = args.threads
     policy = load_policy(config.policy.model, config.policy.backend, **options)
     base_state = {k: v.detach().clone() for k, v in policy.model.state_dict().items()}
     items = probe_items(args.cruxeval)
