@@ -16,6 +16,16 @@ def test_presets_load_and_differ_where_they_should() -> None:
     assert smoke.selfplay.batch_size < paper.selfplay.batch_size
 
 
+def test_the_default_preset_is_the_one_a_small_model_can_learn_from() -> None:
+    """`azr train` with no arguments: the completion format on a policy that continues text, with
+    answers ending at a blank line (the format's contract), and the paper's estimator."""
+    config = load_config()
+    assert config.preset == "cpu-learn" and config.selfplay.format == "completion"
+    assert config.policy.chat_template is False and config.policy.stop == ["\n\n"]
+    assert config.estimator.name == "trr++" and config.optim.lr > 0
+    assert load_config("cpu-learn", ["optim.lr=0"]).optim.lr == 0  # the frozen control
+
+
 def test_dotted_overrides_reach_nested_fields() -> None:
     config = load_config("cpu-smoke", ["optim.lr=3e-5", "selfplay.batch_size=2", "estimator.name=grpo"])
     assert (config.optim.lr, config.selfplay.batch_size, config.estimator.name) == (3e-5, 2, "grpo")
