@@ -23,6 +23,7 @@ from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.formats import PROPOSE, SOLVE
+from azr_env.sources import SourceSpec, TaskSource, get_source
 from azr_env.spaces import AnyText, observation_space
 from azr_env.task import TASK_TYPES
 
@@ -86,6 +87,9 @@ class AZREnv(gym.Env[Observation, str]):
         executor: an `Executor` to share (closing the env leaves it running); by default the
             env starts its own from `config.executor` and closes it in `close()`.
         buffers: a `TaskBuffers` to share or resume from (default: fresh, from the zero tasks).
+        source: where solve tasks come from instead of the buffers: `"generator"`,
+            `"cruxeval"`, `"humaneval"`, a `.jsonl` path or a `TaskSource` (see
+            `azr_env.sources.get_source`). Each task is validated in the sandbox once.
         render_mode: None or "ansi" (the current prompt and the last reward as text).
     """
 
@@ -100,6 +104,7 @@ class AZREnv(gym.Env[Observation, str]):
         solver: Solver | None = None,
         executor: Executor | None = None,
         buffers: TaskBuffers | None = None,
+        source: SourceSpec | None = None,
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
@@ -112,6 +117,7 @@ class AZREnv(gym.Env[Observation, str]):
         self.core = SelfPlayCore(
             self.config, executor=executor, solver=solver, buffers=buffers,
             task_types=list(dict.fromkeys(t for t, _ in self.groups)),
+            source=solve_source(source, self.config, self.groups),
         )
         self.observation_space = observation_space(  # type: ignore[assignment]
             self.config.max_prompt_chars
@@ -183,7 +189,7 @@ class AZREnv(gym.Env[Observation, str]):
             task, = self.core.draw_solve_tasks(task_type, self.np_random, 1)
             self._episode = self.core.pose_solve(task)
         self._last = None
-        return self._episode.observation(), self._episode.reset_info()
+        return self._episode.observation(), self._episode.reset_info(self.config.reveal_answers)
 
     def step(self, action: str) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
         """Score one completion; the episode ends (`terminated=True`). Never raises on text."""
@@ -210,6 +216,25 @@ class AZREnv(gym.Env[Observation, str]):
         super().close()
 
 
+def solve_source(spec: SourceSpec | None, config: EnvConfig,
+                 groups: Sequence[tuple[str, str]]) -> TaskSource | None:
+    """The `TaskSource` of `source=`, checked to serve every solve group of the env.
+
+    The generator writes induction tasks with the env's `induction_inputs` inputs.
+    """
+    if spec is None:
+        return None
+    options = {"num_inputs": config.induction_inputs} if spec == "generator" else {}
+    source = get_source(spec, **options)
+    missing = [t for t, role in groups if role == SOLVE and t not in source.task_types]
+    if missing:
+        raise AZRConfigError(
+            f"the {source.name!r} source has no {missing} tasks (it has "
+            f"{list(source.task_types)}); choose task_types it serves or another source"
+        )
+    return source
+
+
 def _group(value: Any, groups: Sequence[tuple[str, str]]) -> tuple[str, str]:
     """`options["group"]`: a (task type, role) pair this env serves."""
     if isinstance(value, (list, tuple)) and len(value) == 2 and tuple(value) in groups:
@@ -217,4 +242,4 @@ def _group(value: Any, groups: Sequence[tuple[str, str]]) -> tuple[str, str]:
     raise AZRConfigError(f"options['group'] must be one of {list(groups)}, got {value!r}")
 
 
-__all__ = ["SOLVE", "AZREnv", "task_role_groups"]
+__all__ = ["SOLVE", "AZREnv", "solve_source", "task_role_groups"]
