@@ -211,8 +211,8 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         if actions is None or isinstance(actions, (str, bytes, bytearray, Mapping)):
             kind = "None" if actions is None else type(actions).__name__
             raise AZRConfigError(
-                f"step needs a sequence of {self.num_envs} completions, one str per sub-env; "
-                f"got a {kind} (wrap a single completion in a list only when num_envs == 1)"
+                f"step needs a sequence of {self.num_envs} completions (a list with one str "
+                f"per sub-env), got a {kind}"
             )
         try:
             batch = list(actions)

@@ -244,7 +244,7 @@ class _Builder:
         on_newest = [op for op in ops if op[1][0] == newest]
         _, args, result, template = self.rng.choice(on_newest if on_newest and
                                                     self.rng.random() < 0.7 else ops)
-        first = self.pick(args[0])
+        first = str(self.pick(args[0]))  # `ops` hold only operations on types in scope
         second = ""
         if len(args) > 1:
             # `t - t` or `t + t` is a disguised constant: take another variable when one exists.

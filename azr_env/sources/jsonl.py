@@ -30,7 +30,8 @@ def _line(data: Any, where: str) -> tuple[str | None, Candidate]:
         raise AZRConfigError(f"{where}: each line must be a JSON object with program and input(s)")
     inputs = data.get("inputs", [data["input"]] if "input" in data else None)
     outputs = data.get("outputs", [data["output"]] if "output" in data else None)
-    if not isinstance(data.get("program"), str) or not _strings(inputs):
+    if not isinstance(data.get("program"), str) or not isinstance(inputs, list) \
+            or not _strings(inputs):
         raise AZRConfigError(
             f"{where}: needs 'program' (source text) and 'input' (one call-argument string) or "
             "'inputs' (a list of them)"

@@ -89,6 +89,14 @@ class TaskSupply:
                                   f"stated {check.prediction!r}, the program returns {check.gold_repr}")
         return out
 
+    def skipped(self, task_type: str) -> dict[str, int]:
+        """How many candidates of `task_type` validation refused so far, by reason."""
+        counts: dict[str, int] = {}
+        for (kind, _), done in self._done.items():
+            if kind == task_type and done.task is None:
+                counts[done.reason] = counts.get(done.reason, 0) + 1
+        return counts
+
     def draw(self, task_type: str, rng: np.random.Generator, n: int) -> list[Task]:
         """`n` valid tasks at keys drawn with `rng` (uniform over a finite source's items)."""
         self.source.check_type(task_type)
@@ -110,13 +118,15 @@ class TaskSupply:
     def take(self, task_type: str, seed: int, n: int, *, chunk: int = 256) -> list[Supplied]:
         """The first `n` valid candidates in the order `source.keys(task_type, seed)` visits.
 
-        Validates in chunks (one batch each). Raises when a finite source runs out first.
+        Validates in batches of at most `chunk`. Raises when a finite source runs out first.
         """
         keys: Iterator[int] = self.source.keys(task_type, seed)
         found: list[Supplied] = []
         seen = 0
         while len(found) < n:
-            batch = [k for _, k in zip(range(max(chunk, n - len(found))), keys, strict=False)]
+            need = n - len(found)
+            # A little over what is missing, so one batch usually covers the few invalid ones.
+            batch = [k for _, k in zip(range(min(chunk, need + need // 8 + 2)), keys, strict=False)]
             if not batch:
                 raise AZRConfigError(
                     f"the {self.source.name!r} source has only {len(found)} valid {task_type} "
