@@ -190,7 +190,8 @@ class Scorer:
     """Scores completions against dataset rows in the sandbox, a whole batch per call.
 
     Holds one executor (a fresh process per job: completions are untrusted) and the parsed tasks
-    of rows already seen, so a task is read once however many answers it gets. Use it as a
+    of rows already seen, so a task is read once however many answers it gets; within a batch,
+    completions that reach the same answer to the same task are judged once. Use it as a
     context manager, or call `close()`; `azr_env.dataset.score` keeps one per format for you.
     """
 
@@ -230,11 +231,22 @@ class Scorer:
             if fmt != self.config.format:
                 raise AZRConfigError(f"a row was rendered in format {fmt!r}, this scorer parses "
                                      f"{self.config.format!r}; use Scorer(format={fmt!r})")
-        episodes = [Episode((task := self._task(row)).task_type, SOLVE, "", task=task)
-                    for row in rows]
-        outcomes = self.core.score(episodes, [completion_text(c) for c in completions], 0)
+        tasks = [self._task(row) for row in rows]
+        texts = [completion_text(c) for c in completions]
+        # Score each distinct (task, parsed answer) once: in a GRPO group many completions reach
+        # the same answer, and a well-formed answer's reward depends on nothing else.
+        first: dict[tuple[str, str, str], int] = {}
+        same_as = list(range(len(texts)))
+        for i, (task, text) in enumerate(zip(tasks, texts, strict=True)):
+            parsed = self._parsed(task, text)
+            if parsed is not None:
+                same_as[i] = first.setdefault((task.task_type, task.id, parsed), i)
+        unique = sorted(set(same_as))
+        scored = self.core.score([Episode(tasks[i].task_type, SOLVE, "", task=tasks[i])
+                                  for i in unique], [texts[i] for i in unique], 0)
+        by_index = dict(zip(unique, scored, strict=True))
         out = []
-        for outcome in outcomes:
+        for outcome in (by_index[same_as[i]] for i in range(len(texts))):
             info = outcome.info
             infra = bool(info.get("infra"))
             out.append(Judgement(
@@ -246,6 +258,15 @@ class Scorer:
                 infra=infra,
             ))
         return out
+
+    def _parsed(self, task: Task, text: Any) -> str | None:
+        """The parsed answer as `SelfPlayCore.score` reads it (None: malformed or too long)."""
+        if not isinstance(text, str) or len(text) > self.config.max_completion_chars:
+            return None
+        answer = self.core.format.extract_answer(text)
+        if answer is None:
+            return None
+        return self.core.task_type(task.task_type).parse_answer(self.core.format, answer)
 
     def score(self, rows: Sequence[Mapping[str, Any]], completions: Sequence[Any]) -> list[float]:
         """The env's solve reward of each completion (NaN where the sandbox failed)."""

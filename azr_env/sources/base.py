@@ -39,12 +39,15 @@ class TaskSource(ABC):
 
     Subclasses set `name`, implement `size` and `candidate`, and may set `trusted` (the programs
     were written by this project or come from a curated benchmark, not from a model: they may be
-    validated with `isolation="worker"`, which is many times faster) and `preload` (modules the
-    sandbox must import before it drops privileges).
+    validated with `isolation="worker"`, which is many times faster), `prechecked` (every
+    candidate passes the static checks by construction: no import, an entry `f` with parameters,
+    inputs that parse; validation then only runs them) and `preload` (modules the sandbox must
+    import before it drops privileges).
     """
 
     name: str = ""
     trusted: bool = False
+    prechecked: bool = False
     preload: tuple[str, ...] = ()
 
     @property

@@ -396,6 +396,7 @@ class GeneratorSource(TaskSource):
 
     name = "generator"
     trusted = True
+    prechecked = True  # no imports, `f` has parameters, inputs are reprs (tests/env check it)
 
     def __init__(self, config: GeneratorConfig | None = None, *, num_inputs: int = 10,
                  **knobs: object) -> None:

@@ -68,7 +68,8 @@ class TaskSupply:
         items = [(get_task_type(c.task_type), Proposal(c.program, c.inputs, c.message))
                  for c in candidates]
         checked = validate_proposals(self.executor, items, self.settings,
-                                     determinism=self.determinism)
+                                     determinism=self.determinism,
+                                     static=not self.source.prechecked)
         out: list[Supplied] = []
         stated: list[tuple[int, OutputCheck]] = []
         for i, (candidate, done) in enumerate(zip(candidates, checked, strict=True)):

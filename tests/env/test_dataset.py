@@ -88,3 +88,19 @@ def test_to_hf_gives_a_datasets_dataset(executor: Executor) -> None:
     ds = create_dataset("abduction", 4, seed=1, executor=executor)
     hf = ds.to_hf()
     assert hf.num_rows == 4 and hf[2] == ds[2]
+
+
+def test_equal_answers_to_one_task_are_judged_once(executor: Executor,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    row = create_dataset("abduction", 1, seed=8, executor=executor)[0]
+    gold = reference_answer(row)
+    group = [_wrap(gold), "thinking a lot</think>" + _wrap(gold), _wrap("```input\n'x'\n```"),
+             "no answer", _wrap(gold) + "x" * 300_000]  # the last one is too long
+    calls: list[int] = []
+    real = executor.run_batch
+    monkeypatch.setattr(executor, "run_batch", lambda jobs: calls.append(len(jobs)) or real(jobs))
+    with Scorer(executor=executor) as scorer:
+        got = scorer.judge([row] * len(group), group)
+    assert [j.reason for j in got] == ["correct", "correct", got[2].reason, "no_answer",
+                                       "completion_too_long"]
+    assert calls == [2, 2]  # abduction: evaluate the input, then call f: two distinct answers

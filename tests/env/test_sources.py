@@ -153,3 +153,19 @@ def test_jsonl_errors_name_file_and_line(tmp_path: Path) -> None:
         get_source("cruxevil")
     with pytest.raises(AZRConfigError, match="has no induction tasks"):
         create_dataset("induction", 1, source="cruxeval")
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_generated_programs_pass_the_static_checks_they_skip(depth: int) -> None:
+    """The generator is `prechecked`: validation skips the static checks for its programs."""
+    from azr_env.tasks import TaskSettings, get_task_type
+    from azr_env.tasks.base import Proposal
+
+    settings = TaskSettings()
+    config = GeneratorConfig(depth=depth, steps=6)
+    for key in range(300):
+        program, inputs, message = generate(key, config, 10)
+        for task_type in ("deduction", "induction"):
+            proposal = Proposal(program, inputs if task_type == "induction" else inputs[:1],
+                                message if task_type == "induction" else "")
+            assert get_task_type(task_type).static_check(proposal, settings) is None, program
