@@ -169,6 +169,7 @@ def main() -> None:
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": commit(),
         "machine": machine(),
+        "load_average_1min": round(os.getloadavg()[0], 2),  # the machine is shared: context
         "command": " ".join(["python", "benchmarks/scoring.py", *sys.argv[1:]]),
         "workers": args.workers,
         "answers": len(rows),
