@@ -28,7 +28,7 @@ from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.formats import SOLVE, fenced, get_format
-from azr_env.sources import SourceSpec, TaskSupply, get_source
+from azr_env.sources import SourceSpec, TaskSupply, source_for
 from azr_env.task import TASK_TYPES, Task
 from azr_env.tasks import get_task_type
 
@@ -116,8 +116,7 @@ def create_dataset(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise AZRConfigError(f"seed must be an int, got {seed!r}")
     env_config = build_config(config, {"format": format} if format is not None else {})
-    options = {"num_inputs": env_config.induction_inputs} if source == "generator" else {}
-    task_source = get_source(source, **options)
+    task_source = source_for(source, env_config.induction_inputs)
     task_source.check_type(task_type)
     own = executor is None
     ex = executor or _executor_for(task_source.preload, task_source.trusted, env_config)

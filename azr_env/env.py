@@ -23,7 +23,7 @@ from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.formats import PROPOSE, SOLVE
-from azr_env.sources import SourceSpec, TaskSource, get_source
+from azr_env.sources import SourceSpec, TaskSource, source_for
 from azr_env.spaces import AnyText, observation_space
 from azr_env.task import TASK_TYPES
 
@@ -224,8 +224,7 @@ def solve_source(spec: SourceSpec | None, config: EnvConfig,
     """
     if spec is None:
         return None
-    options = {"num_inputs": config.induction_inputs} if spec == "generator" else {}
-    source = get_source(spec, **options)
+    source = source_for(spec, config.induction_inputs)
     missing = [t for t, role in groups if role == SOLVE and t not in source.task_types]
     if missing:
         raise AZRConfigError(

@@ -77,8 +77,18 @@ def get_source(spec: SourceSpec, **options: Any) -> TaskSource:
     )
 
 
+def source_for(spec: SourceSpec, induction_inputs: int) -> TaskSource:
+    """`get_source(spec)`, with the generator writing `induction_inputs` inputs per induction
+    task (the env's `induction_inputs`) unless the spec sets `num_inputs` itself."""
+    if spec == "generator":
+        return get_source(spec, num_inputs=induction_inputs)
+    if isinstance(spec, Mapping) and spec.get("name") == "generator":
+        return get_source({"num_inputs": induction_inputs, **spec})
+    return get_source(spec)
+
+
 __all__ = [
     "Candidate", "CruxEvalSource", "GeneratorConfig", "GeneratorSource", "HumanEvalSource",
     "JsonlSource", "SourceSpec", "Supplied", "TaskSource", "TaskSupply", "available_sources",
-    "get_source", "register_source",
+    "get_source", "register_source", "source_for",
 ]

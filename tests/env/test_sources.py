@@ -169,3 +169,10 @@ def test_generated_programs_pass_the_static_checks_they_skip(depth: int) -> None
             proposal = Proposal(program, inputs if task_type == "induction" else inputs[:1],
                                 message if task_type == "induction" else "")
             assert get_task_type(task_type).static_check(proposal, settings) is None, program
+
+
+def test_generator_induction_tasks_follow_the_env_option(executor: Executor) -> None:
+    for source in ("generator", {"name": "generator", "depth": 0}):
+        rows = create_dataset("induction", 2, source=source, config={"induction_inputs": 4},
+                              executor=executor).rows
+        assert [len(task_of(r).inputs) for r in rows] == [4, 4]
