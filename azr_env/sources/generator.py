@@ -188,10 +188,44 @@ class GeneratorConfig:
         return tuple(t for name in self.data_types for t in DATA_TYPES[name])
 
 
-def _usable_ops(config: GeneratorConfig) -> list[tuple[str, tuple[str, ...], str, str]]:
+Op = tuple[str, tuple[str, ...], str, str]
+
+
+def _usable_ops(config: GeneratorConfig) -> list[Op]:
     types = set(config.value_types())
     return [op for op in _OPS if op[0] in config.operations and set(op[1]) <= types
             and op[2] in types]
+
+
+class _Tables:
+    """The operation table filtered for one (operations, data types) setting, with the lookups
+    every program of that setting repeats; built once per setting (see `_tables`)."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        self.ops = _usable_ops(config)
+        self.types = set(config.value_types())
+        # The first parameter needs an operation that applies to it alone.
+        self.starts = [t for t in config.value_types() if any(op[1] == (t,) for op in self.ops)]
+        self._applicable: dict[tuple[frozenset[str], str], tuple[list[Op], list[Op]]] = {}
+
+    def applicable(self, have: frozenset[str], newest: str) -> tuple[list[Op], list[Op]]:
+        """(operations whose arguments are all in scope, those of them on the newest type)."""
+        found = self._applicable.get((have, newest))
+        if found is None:
+            ops = [op for op in self.ops if set(op[1]) <= have]
+            found = self._applicable[(have, newest)] = (ops, [op for op in ops
+                                                              if op[1][0] == newest])
+        return found
+
+
+_TABLES: dict[tuple[tuple[str, ...], tuple[str, ...]], _Tables] = {}
+
+
+def _tables(config: GeneratorConfig) -> _Tables:
+    key = (tuple(config.operations), tuple(config.data_types))
+    if key not in _TABLES:
+        _TABLES[key] = _Tables(config)
+    return _TABLES[key]
 
 
 class _Builder:
@@ -200,9 +234,9 @@ class _Builder:
     def __init__(self, rng: Random, config: GeneratorConfig) -> None:
         self.rng = rng
         self.config = config
-        self.ops = _usable_ops(config)
-        self.applicable: dict[frozenset[str], list[tuple[str, tuple[str, ...], str, str]]] = {}
-        self.types = set(config.value_types())
+        self.tables = _tables(config)
+        self.ops = self.tables.ops
+        self.types = self.tables.types
         self.scope: list[tuple[str, str]] = []
         self.lines: list[str] = []
         self.counter = 0
@@ -233,15 +267,11 @@ class _Builder:
 
     def expression(self) -> tuple[str, str] | None:
         """(text, type) of one operation applied to variables in scope."""
-        have = frozenset(t for _, t in self.scope)
-        ops = self.applicable.get(have)
-        if ops is None:
-            ops = self.applicable[have] = [op for op in self.ops if set(op[1]) <= have]
+        # Prefer operations on the newest variable, so later statements build on earlier ones.
+        ops, on_newest = self.tables.applicable(frozenset(t for _, t in self.scope),
+                                                self.scope[-1][1])
         if not ops:
             return None
-        # Prefer operations on the newest variable, so later statements build on earlier ones.
-        newest = self.scope[-1][1]
-        on_newest = [op for op in ops if op[1][0] == newest]
         _, args, result, template = self.rng.choice(on_newest if on_newest and
                                                     self.rng.random() < 0.7 else ops)
         first = str(self.pick(args[0]))  # `ops` hold only operations on types in scope
@@ -362,8 +392,7 @@ def generate(key: int, config: GeneratorConfig, num_inputs: int = 1) -> tuple[st
     types = list(config.value_types())
     arity = config.num_parameters or rng.choice((1, 1, 2))
     builder = _Builder(rng, config)
-    # The first parameter must have an operation that applies to it alone.
-    starts = [t for t in types if any(op[1] == (t,) for op in builder.ops)]
+    starts = builder.tables.starts
     params: list[tuple[str, str]] = []
     for i in range(arity):
         kind = rng.choice(starts if i == 0 else types)
