@@ -60,6 +60,7 @@ class SelfPlayCore:
         self.format = get_format(config.format)
         self.types: dict[str, TaskType] = {name: get_task_type(name) for name in task_types}
         all_types = {name: get_task_type(name) for name in (*TASK_TYPES, *task_types)}
+        self.owns_buffers = buffers is None
         if buffers is None:
             seeds = [t for tt in all_types.values() for t in tt.seed_tasks()] \
                 if config.buffers.zero else []
@@ -74,6 +75,8 @@ class SelfPlayCore:
         self._gold: dict[str, Task] = {}
         self.source = source
         self._supply: TaskSupply | None = None
+        self.warned_zero_only = False
+        """Set once an env has warned that it poses only the zero task (see `env.py`)."""
 
     @property
     def executor(self) -> Executor:

@@ -10,6 +10,7 @@ are one self-play step of a batch of one; the focused ids stay on one group. All
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ from azr_env.executor import Executor
 from azr_env.formats import PROPOSE, SOLVE
 from azr_env.sources import SourceSpec, TaskSource, source_for
 from azr_env.spaces import AnyText, observation_space
-from azr_env.task import TASK_TYPES
+from azr_env.task import TASK_TYPES, ZERO_STEP
 
 Observation = dict[str, str]
 
@@ -186,6 +187,7 @@ class AZREnv(gym.Env[Observation, str]):
         elif role == PROPOSE:
             self._episode = self.core.pose_propose(task_type, self.np_random)
         else:
+            warn_if_zero_only(self.core, task_type, self.groups)
             task, = self.core.draw_solve_tasks(task_type, self.np_random, 1)
             self._episode = self.core.pose_solve(task)
         self._last = None
@@ -232,6 +234,25 @@ def solve_source(spec: SourceSpec | None, config: EnvConfig,
             f"{list(source.task_types)}); choose task_types it serves or another source"
         )
     return source
+
+
+def warn_if_zero_only(core: SelfPlayCore, task_type: str,
+                      groups: Sequence[tuple[str, str]]) -> None:
+    """Warn (once per core) when a solve group with no proposer and no source draws from its own
+    buffer that holds only the zero task: it would pose that one task forever. Buffers given to
+    the env may be filled elsewhere (azr's session shares them with proposing envs)."""
+    if core.source is not None or core.warned_zero_only or not core.owns_buffers \
+            or (task_type, PROPOSE) in groups:
+        return
+    if all(task.step == ZERO_STEP for task in core.buffers[task_type]):
+        core.warned_zero_only = True
+        warnings.warn(
+            f"this env solves {task_type} tasks with no proposer and no task source: it poses "
+            "its buffer's zero task (the identity on 'Hello world') every time. Pass "
+            "source='generator' (or 'cruxeval', 'humaneval', a .jsonl path) for a supply of "
+            "tasks, buffers=... to solve the tasks they hold, or pose tasks with "
+            "reset(options=...)", UserWarning, stacklevel=3,
+        )
 
 
 def _group(value: Any, groups: Sequence[tuple[str, str]]) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from gymnasium.vector.utils import batch_space
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig, build_config
 from azr_env.core import SelfPlayCore, Solver
-from azr_env.env import solve_source, task_role_groups
+from azr_env.env import solve_source, task_role_groups, warn_if_zero_only
 from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
@@ -111,6 +111,7 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
             else:
                 solve.setdefault(task_type, []).append(i)
         for task_type, envs in solve.items():
+            warn_if_zero_only(self.core, task_type, self.groups)
             if self.config.distinct_solve_tasks:
                 tasks = self.core.draw_solve_tasks(task_type, self.np_random, len(envs))
             else:

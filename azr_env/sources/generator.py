@@ -15,7 +15,6 @@ Knobs (`GeneratorConfig`): `steps`, `depth`, `operations` (families below), `dat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from random import Random
 
@@ -460,12 +459,4 @@ class GeneratorSource(TaskSource):
                          origin=f"generator/{key}")
 
 
-def sample_programs(keys: Sequence[int], config: GeneratorConfig | None = None) -> list[str]:
-    """The programs of `keys` (for looking at what a knob setting produces)."""
-    config = config or GeneratorConfig()
-    config.validate()
-    return [generate(k, config)[0] for k in keys]
-
-
-__all__ = ["DATA_TYPES", "OPERATIONS", "GeneratorConfig", "GeneratorSource", "generate",
-           "sample_programs"]
+__all__ = ["DATA_TYPES", "OPERATIONS", "GeneratorConfig", "GeneratorSource", "generate"]

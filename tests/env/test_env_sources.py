@@ -106,3 +106,27 @@ def test_vector_env_scores_non_text_items_minus_one_with_a_reason(executor: Exec
     assert rewards.tolist() == [-1.0, -1.0, -1.0, 1.0]
     assert infos["final_info"]["reason"].tolist() == ["not_text"] * 3 + ["correct"]
     venv.close()
+
+
+def test_a_solve_only_env_stuck_on_its_zero_task_warns_and_names_the_fix(
+    make_env: MakeEnv, executor: Executor
+) -> None:
+    import warnings
+
+    env = make_env("abduction", "solve")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env.reset(options={"task": {"program": "def f(a):\n    return a", "input": "1"}})
+    with pytest.warns(UserWarning, match="source='generator'"):
+        env.reset(seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env.reset(seed=1)  # once per env
+        make_env("abduction", "solve", source="cruxeval").reset(seed=0)
+        venv = _vec(executor, "azr_env/Abduction-Solve-v0", source="generator")
+        venv.reset(seed=0)
+        venv.close()
+    venv = _vec(executor, "azr_env/Abduction-Solve-v0")
+    with pytest.warns(UserWarning, match="no proposer and no task source"):
+        venv.reset(seed=0)
+    venv.close()
