@@ -74,7 +74,8 @@ _OPS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     ("methods", (STR,), STR, "{a}.replace('{ch}', '{ch2}')"),
     ("methods", (STR,), STR, "{a}.strip('{ch}')"),
     ("methods", (STR,), STR, "{a}[::-1]"),
-    ("methods", (STR,), STR, "{a}[{c}:]"),
+    ("methods", (STR,), STR, "{a}[1:]"),
+    ("methods", (STR,), STR, "{a}[:{c}]"),
     ("methods", (STR,), STR, "{a} + '{w}'"),
     ("methods", (STR,), STR, "{a}.swapcase()"),
     ("methods", (STR,), INT, "{a}.count('{ch}')"),
@@ -85,7 +86,7 @@ _OPS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     ("methods", (SLIST,), STR, "'-'.join({a})"),
     ("methods", (ILIST,), INT, "{a}.count({c})"),
     ("methods", (ILIST,), ILIST, "{a}[::-1]"),
-    ("methods", (ILIST,), ILIST, "{a}[{c}:]"),
+    ("methods", (ILIST,), ILIST, "{a}[1:]"),
     ("methods", (ILIST,), ILIST, "{a}[:{c}]"),
     ("methods", (ILIST,), ILIST, "{a} + [{c}]"),
     ("methods", (ILIST, INT), ILIST, "{a} + [{b}]"),
@@ -238,6 +239,7 @@ class _Builder:
         self.types = self.tables.types
         self.scope: list[tuple[str, str]] = []
         self.lines: list[str] = []
+        self.shapes: set[str] = set()
         self.counter = 0
 
     def fill(self, template: str, **names: str) -> str:
@@ -286,6 +288,22 @@ class _Builder:
         return self.fill(self.rng.choice(_CONDITIONS[kind]), a=name)
 
     def statement(self, indent: str, level: int) -> None:
+        """One new statement; one that repeats an earlier one (up to its target's name) is
+        drawn again, and left out after a few tries, so no program computes a thing twice."""
+        for _ in range(4):
+            lines, scope, counter = len(self.lines), len(self.scope), self.counter
+            self._statement(indent, level)
+            if len(self.scope) == scope:
+                return
+            name = self.scope[-1][0]
+            shape = "\n".join(self.lines[lines:]).replace(name, "_")
+            if shape not in self.shapes:
+                self.shapes.add(shape)
+                return
+            del self.lines[lines:], self.scope[scope:]
+            self.counter = counter
+
+    def _statement(self, indent: str, level: int) -> None:
         families = self.config.operations
         can_nest = level < self.config.depth
         lists = [(n, t) for n, t in self.scope if t in _ELEMENT]
