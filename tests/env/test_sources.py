@@ -38,12 +38,28 @@ SOURCES = [("generator", "deduction"), ("generator", "abduction"), ("generator",
            ("humaneval", "abduction"), ("humaneval", "induction")]
 
 
-@pytest.mark.parametrize(("source", "task_type"), SOURCES)
+def _jsonl_of_generated_tasks(folder: Path, executor: Executor) -> str:
+    """A JSONL file of {program, inputs, outputs, message} lines, as a user would write one."""
+    path = folder / "tasks.jsonl"
+    lines = []
+    for task_type in ("deduction", "induction"):
+        for row in create_dataset(task_type, 12, seed=40, executor=executor):
+            task = task_of(row)
+            lines.append(json.dumps({"program": task.program, "inputs": list(task.inputs),
+                                     "outputs": list(task.outputs), "message": task.message}))
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(("source", "task_type"), [*SOURCES, ("jsonl", "deduction"),
+                                                    ("jsonl", "abduction"), ("jsonl", "induction")])
 def test_gold_scores_one_and_shuffled_answers_score_less(
-    executor: Executor, source: str, task_type: str
+    executor: Executor, tmp_path: Path, source: str, task_type: str
 ) -> None:
     from azr_env.dataset import Scorer
 
+    if source == "jsonl":
+        source = _jsonl_of_generated_tasks(tmp_path, executor)
     rows = create_dataset(task_type, 12, seed=3, source=source, executor=executor).rows
     with Scorer(executor=executor) as scorer:
         gold = scorer.judge(rows, [completion(r) for r in rows])
