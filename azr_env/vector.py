@@ -140,7 +140,12 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         seed: int | list[int] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[Observations, dict[str, Any]]:
-        """Pose a prompt in every sub-env; `seed` (an int or one per sub-env) reseeds them."""
+        """Pose a prompt in every sub-env; `seed` (an int or one per sub-env) reseeds them.
+
+        `options={"tasks": [...]}` poses your own solve tasks: one task dict per sub-env (as
+        `AZREnv`'s `options["task"]`), or None where the sub-env draws its own; all of them are
+        validated in one sandbox batch, and an invalid one raises `AZRConfigError`.
+        """
         super().reset(seed=seed if isinstance(seed, int) or seed is None else int(seed[0]))
         specs = self._posed_specs(options)
         self._seed(seed)

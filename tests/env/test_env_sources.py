@@ -130,3 +130,12 @@ def test_a_solve_only_env_stuck_on_its_zero_task_warns_and_names_the_fix(
     with pytest.warns(UserWarning, match="no proposer and no task source"):
         venv.reset(seed=0)
     venv.close()
+
+
+@pytest.mark.parametrize("source", ["generator", "humaneval"])
+def test_check_env_passes_with_a_source(executor: Executor, source: str) -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make("azr_env/Induction-Solve-v0", executor=executor, source=source)
+    check_env(env.unwrapped)
+    env.close()
