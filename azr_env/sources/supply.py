@@ -99,15 +99,23 @@ class TaskSupply:
         return counts
 
     def draw(self, task_type: str, rng: np.random.Generator, n: int) -> list[Task]:
-        """`n` valid tasks at keys drawn with `rng` (uniform over a finite source's items)."""
+        """`n` valid tasks at keys drawn with `rng`: uniform, and without repeats while a finite
+        source has enough valid items (the paper's batch has no repeated task)."""
         self.source.check_type(task_type)
         size = self.source.size(task_type)
         if size == 0:
             raise AZRConfigError(f"the {self.source.name!r} source has no {task_type} task")
-        high = size if size is not None else 2**31 - 1
         found: list[Task] = []
+        tried: set[int] = set()
         for _ in range(MAX_DRAW_ROUNDS):
-            keys = [int(k) for k in rng.integers(0, high, size=n - len(found))]
+            need = n - len(found)
+            if size is None:
+                keys = [int(k) for k in rng.integers(0, 2**31 - 1, size=need)]
+            else:
+                left = np.array(sorted(set(range(size)) - tried) if len(tried) < size
+                                else range(size), dtype=np.int64)
+                keys = [int(k) for k in rng.choice(left, size=need, replace=need > len(left))]
+            tried.update(keys)
             found.extend(s.task for s in self.validate(task_type, keys) if s.task is not None)
             if len(found) == n:
                 return found

@@ -139,3 +139,11 @@ def test_check_env_passes_with_a_source(executor: Executor, source: str) -> None
     env = gym.make("azr_env/Induction-Solve-v0", executor=executor, source=source)
     check_env(env.unwrapped)
     env.close()
+
+
+def test_vector_env_draws_a_finite_source_without_repeats(executor: Executor) -> None:
+    venv = _vec(executor, "azr_env/Deduction-Solve-v0", n=16, source="cruxeval")
+    for seed in range(3):
+        _, infos = venv.reset(seed=seed)
+        assert len(set(infos["task"]["id"])) == 16
+    venv.close()
