@@ -34,8 +34,9 @@ def test_example_runs(name: str) -> None:
         pytest.importorskip("torch", reason="custom_estimator.py needs the agents extra (torch)")
     if name == "trl_grpo.py":
         pytest.importorskip("trl", reason="trl_grpo.py needs the trl extra (in the dev extra too)")
+    # TRL's import and two GRPO steps take ~20 s alone; leave room on a busy machine.
     done = subprocess.run([sys.executable, str(EXAMPLES / name)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=300 if name == "trl_grpo.py" else 120)
     assert done.returncode == 0, done.stderr[-3000:]
     for text in EXPECTED[name]:
         assert text in done.stdout, f"{text!r} not in the output of {name}:\n{done.stdout}"
