@@ -46,6 +46,8 @@ class EnvConfig:
     - `max_prompt_chars`: the observation space's `max_length` for prompts.
     - `distinct_solve_tasks`: a vector env draws its solve tasks of one type together, without
       repeats (paper); False draws them per sub-env, exactly as single envs would.
+    - `reveal_answers`: `reset`'s `info["task"]` holds the whole task, gold answers included;
+      by default it holds only what the solver's prompt shows (and the task's id).
     """
 
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -62,6 +64,7 @@ class EnvConfig:
     max_completion_chars: int = 200_000
     max_prompt_chars: int = 1_000_000
     distinct_solve_tasks: bool = True
+    reveal_answers: bool = False
 
     def validate(self) -> None:
         """Raise `AZRConfigError` naming the option to fix."""

@@ -25,6 +25,7 @@ from azr_env.executor import Executor
 from azr_env.executor.checks import OutputCheck, Verdict, check_outputs
 from azr_env.formats import PROPOSE, SOLVE, get_format
 from azr_env.scoring import score_proposals, score_solutions
+from azr_env.sources import TaskSource, TaskSupply
 from azr_env.task import TASK_TYPES, Task
 from azr_env.tasks import Proposal, ProposeContext, Rejection, TaskType, get_task_type
 from azr_env.tasks.validation import validate_proposals
@@ -46,6 +47,7 @@ class SelfPlayCore:
         solver: Solver | None = None,
         buffers: TaskBuffers | None = None,
         task_types: Sequence[str] = TASK_TYPES,
+        source: TaskSource | None = None,
     ) -> None:
         if solver is not None and not callable(solver):
             raise AZRConfigError("solver must be a callable: list of prompts -> list of completions")
@@ -58,6 +60,7 @@ class SelfPlayCore:
         self.format = get_format(config.format)
         self.types: dict[str, TaskType] = {name: get_task_type(name) for name in task_types}
         all_types = {name: get_task_type(name) for name in (*TASK_TYPES, *task_types)}
+        self.owns_buffers = buffers is None
         if buffers is None:
             seeds = [t for tt in all_types.values() for t in tt.seed_tasks()] \
                 if config.buffers.zero else []
@@ -70,6 +73,10 @@ class SelfPlayCore:
         self.owns_executor = executor is None
         self._executor = executor if executor is not None else Executor(config.executor)
         self._gold: dict[str, Task] = {}
+        self.source = source
+        self._supply: TaskSupply | None = None
+        self.warned_zero_only = False
+        """Set once an env has warned that it poses only the zero task (see `env.py`)."""
 
     @property
     def executor(self) -> Executor:
@@ -105,9 +112,22 @@ class SelfPlayCore:
         return Episode(task.task_type, SOLVE, prompt, task=task)
 
     def draw_solve_tasks(self, task_type: str, rng: np.random.Generator, n: int) -> list[Task]:
-        """`n` tasks to solve, recent first (see `TaskBuffer.sample_solve`), with gold values."""
+        """`n` tasks to solve, with gold values: from the task source when the env has one, else
+        from the buffer, recent first (see `TaskBuffer.sample_solve`)."""
         self.task_type(task_type)
+        if self.source is not None:
+            return self.supply.draw(task_type, rng, n)
         return self.with_gold(self.buffers[task_type].sample_solve(rng, n))
+
+    @property
+    def supply(self) -> TaskSupply:
+        """The source's tasks, validated once each on this core's executor."""
+        if self.source is None:
+            raise AZRConfigError("this env has no task source (pass source=...)")
+        if self._supply is None:
+            self._supply = TaskSupply(self.source, self.executor, self.settings,
+                                      determinism=self.config.determinism)
+        return self._supply
 
     def with_gold(self, tasks: Sequence[Task]) -> list[Task]:
         """The tasks with value trees filled in, computing missing ones in the sandbox once.
@@ -139,45 +159,63 @@ class SelfPlayCore:
         Raises `AZRConfigError` when the task is invalid or a given output is not what the
         program returns: a posed task is the user's input, not the model's.
         """
+        return self.pose_tasks([spec], [task_type], ["options['task']"])[0]
+
+    def pose_tasks(self, specs: Sequence[Any], task_types: Sequence[str],
+                   labels: Sequence[str]) -> list[Task]:
+        """`pose_task` for a batch (the vector env's `options["tasks"]`), validated together:
+        one `run_batch` for all programs and one for all stated outputs. `labels` name each
+        spec in error messages (`options['tasks'][2]`)."""
+        parsed = [self._posed(spec, t, label)
+                  for spec, t, label in zip(specs, task_types, labels, strict=True)]
+        checked = validate_proposals(self.executor, [(tt, p) for tt, p, _, _ in parsed],
+                                     self.settings, determinism=self.config.determinism)
+        checks: list[tuple[str, OutputCheck]] = []
+        tasks = []
+        for (_, proposal, outputs, label), done in zip(parsed, checked, strict=True):
+            if not done.valid or done.task is None:
+                raise AZRConfigError(f"{label}: the posed task is not valid: {done.reason} "
+                                     f"({done.detail})")
+            tasks.append(done.task)
+            if outputs is not None:
+                checks.extend((label, OutputCheck(o, tree, shown, proposal.program)) for o, tree,
+                              shown in zip(outputs, done.task.encoded, done.task.outputs,
+                                           strict=True))
+        verdicts = check_outputs(self.executor, [c for _, c in checks]) if checks else []
+        for (label, check), verdict in zip(checks, verdicts, strict=True):
+            if not verdict.correct:
+                raise AZRConfigError(f"{label}: the posed output {check.prediction!r} is not what "
+                                     f"the program returns ({check.gold_repr})")
+        return tasks
+
+    def _posed(self, spec: Any, task_type: str,
+               where: str) -> tuple[TaskType, Proposal, list[str] | None, str]:
+        """The parts of one posed task spec, checked for shape (nothing runs here)."""
         if not isinstance(spec, Mapping):
-            raise AZRConfigError("options['task'] must be a dict with program and input(s)")
-        task_type = str(spec.get("task_type", task_type))
-        tt = self.task_type(task_type)
+            raise AZRConfigError(f"{where} must be a dict with program and input(s)")
+        tt = self.task_type(str(spec.get("task_type", task_type)))
         # `id`, `step` and `encoded` (as in `info["task"]`) are accepted and recomputed, so a task
         # from a step's info can be posed again as it is.
         unknown = sorted(set(spec) - {"task_type", "program", "input", "inputs", "output",
                                       "outputs", "message", "id", "step", "encoded"})
         if unknown:
-            raise AZRConfigError(f"options['task'] has unknown key(s) {unknown}")
+            raise AZRConfigError(f"{where} has unknown key(s) {unknown}")
         program = spec.get("program")
         inputs = spec.get("inputs", [spec["input"]] if "input" in spec else None)
         outputs = spec.get("outputs", [spec["output"]] if "output" in spec else None)
         if not isinstance(program, str) or not isinstance(inputs, (list, tuple)) or not inputs \
                 or not all(isinstance(x, str) for x in inputs):
             raise AZRConfigError(
-                "options['task'] needs 'program' (source text) and 'input' (one argument string) "
+                f"{where} needs 'program' (source text) and 'input' (one argument string) "
                 "or 'inputs' (a list of them)"
             )
+        if outputs is not None and (
+            not isinstance(outputs, (list, tuple)) or len(outputs) != len(inputs)
+            or not all(isinstance(x, str) for x in outputs)
+        ):
+            raise AZRConfigError(f"{where} outputs must be one repr string per input")
         proposal = Proposal(program, tuple(inputs), str(spec.get("message", "")))
-        done, = validate_proposals(self.executor, [(tt, proposal)], self.settings,
-                                   determinism=self.config.determinism)
-        if not done.valid or done.task is None:
-            raise AZRConfigError(f"the posed task is not valid: {done.reason} ({done.detail})")
-        task = done.task
-        if outputs is not None:
-            if not isinstance(outputs, (list, tuple)) or len(outputs) != len(inputs) or not all(
-                isinstance(x, str) for x in outputs
-            ):
-                raise AZRConfigError("options['task'] outputs must be one repr string per input")
-            checks = [OutputCheck(o, tree, shown, program)
-                      for o, tree, shown in zip(outputs, task.encoded, task.outputs, strict=True)]
-            for given, shown, verdict in zip(outputs, task.outputs,
-                                             check_outputs(self.executor, checks), strict=True):
-                if not verdict.correct:
-                    raise AZRConfigError(
-                        f"the posed output {given!r} is not what the program returns ({shown})"
-                    )
-        return task
+        return tt, proposal, list(outputs) if outputs is not None else None, where
 
     # -- scoring -----------------------------------------------------------------------------
     def _answer_of(self, episode: Episode, action: Any) -> tuple[str | None, Outcome | None]:

@@ -10,6 +10,7 @@ are one self-play step of a batch of one; the focused ids stay on one group. All
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,8 +25,9 @@ from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.formats import PROPOSE, SOLVE
+from azr_env.sources import SourceSpec, TaskSource, source_for
 from azr_env.spaces import AnyText, observation_space
-from azr_env.task import TASK_TYPES
+from azr_env.task import TASK_TYPES, ZERO_STEP
 
 Observation = dict[str, str]
 
@@ -87,6 +89,9 @@ class AZREnv(gym.Env[Observation, str]):
         executor: an `Executor` to share (closing the env leaves it running); by default the
             env starts its own from `config.executor` and closes it in `close()`.
         buffers: a `TaskBuffers` to share or resume from (default: fresh, from the zero tasks).
+        source: where solve tasks come from instead of the buffers: `"generator"`,
+            `"cruxeval"`, `"humaneval"`, a `.jsonl` path or a `TaskSource` (see
+            `azr_env.sources.get_source`). Each task is validated in the sandbox once.
         render_mode: None or "ansi" (the current prompt and the last reward as text).
     """
 
@@ -101,6 +106,7 @@ class AZREnv(gym.Env[Observation, str]):
         solver: Solver | None = None,
         executor: Executor | None = None,
         buffers: TaskBuffers | None = None,
+        source: SourceSpec | None = None,
         render_mode: str | None = None,
         **overrides: Any,
     ) -> None:
@@ -113,6 +119,7 @@ class AZREnv(gym.Env[Observation, str]):
         self.core = SelfPlayCore(
             self.config, executor=executor, solver=solver, buffers=buffers,
             task_types=list(dict.fromkeys(t for t, _ in self.groups)),
+            source=solve_source(source, self.config, self.groups),
         )
         self.observation_space = observation_space(  # type: ignore[assignment]
             self.config.max_prompt_chars
@@ -181,10 +188,11 @@ class AZREnv(gym.Env[Observation, str]):
         elif role == PROPOSE:
             self._episode = self.core.pose_propose(task_type, self.np_random)
         else:
+            warn_if_zero_only(self.core, task_type, self.groups)
             task, = self.core.draw_solve_tasks(task_type, self.np_random, 1)
             self._episode = self.core.pose_solve(task)
         self._last = None
-        return self._episode.observation(), self._episode.reset_info()
+        return self._episode.observation(), self._episode.reset_info(self.config.reveal_answers)
 
     def step(self, action: str) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
         """Score one completion; the episode ends (`terminated=True`). Never raises on text."""
@@ -234,6 +242,43 @@ def generator_from_state(state: Mapping[str, Any]) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
+def solve_source(spec: SourceSpec | None, config: EnvConfig,
+                 groups: Sequence[tuple[str, str]]) -> TaskSource | None:
+    """The `TaskSource` of `source=`, checked to serve every solve group of the env.
+
+    The generator writes induction tasks with the env's `induction_inputs` inputs.
+    """
+    if spec is None:
+        return None
+    source = source_for(spec, config.induction_inputs)
+    missing = [t for t, role in groups if role == SOLVE and t not in source.task_types]
+    if missing:
+        raise AZRConfigError(
+            f"the {source.name!r} source has no {missing} tasks (it has "
+            f"{list(source.task_types)}); choose task_types it serves or another source"
+        )
+    return source
+
+
+def warn_if_zero_only(core: SelfPlayCore, task_type: str,
+                      groups: Sequence[tuple[str, str]]) -> None:
+    """Warn (once per core) when a solve group with no proposer and no source draws from its own
+    buffer that holds only the zero task: it would pose that one task forever. Buffers given to
+    the env may be filled elsewhere (azr's session shares them with proposing envs)."""
+    if core.source is not None or core.warned_zero_only or not core.owns_buffers \
+            or (task_type, PROPOSE) in groups:
+        return
+    if all(task.step == ZERO_STEP for task in core.buffers[task_type]):
+        core.warned_zero_only = True
+        warnings.warn(
+            f"this env solves {task_type} tasks with no proposer and no task source: it poses "
+            "its buffer's zero task (the identity on 'Hello world') every time. Pass "
+            "source='generator' (or 'cruxeval', 'humaneval', a .jsonl path) for a supply of "
+            "tasks, buffers=... to solve the tasks they hold, or pose tasks with "
+            "reset(options=...)", UserWarning, stacklevel=3,
+        )
+
+
 def _group(value: Any, groups: Sequence[tuple[str, str]]) -> tuple[str, str]:
     """`options["group"]`: a (task type, role) pair this env serves."""
     if isinstance(value, (list, tuple)) and len(value) == 2 and tuple(value) in groups:
@@ -241,4 +286,4 @@ def _group(value: Any, groups: Sequence[tuple[str, str]]) -> tuple[str, str]:
     raise AZRConfigError(f"options['group'] must be one of {list(groups)}, got {value!r}")
 
 
-__all__ = ["SOLVE", "AZREnv", "task_role_groups"]
+__all__ = ["SOLVE", "AZREnv", "solve_source", "task_role_groups"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from azr_env.task import Task
-from azr_env.tasks import ProposeContext
+from azr_env.tasks import ProposeContext, get_task_type
 
 
 @dataclass(frozen=True)
@@ -22,16 +22,39 @@ class Episode:
     def observation(self) -> dict[str, str]:
         return {"prompt": self.prompt, "role": self.role, "task_type": self.task_type}
 
-    def reset_info(self) -> dict[str, Any]:
-        """What `reset` returns in `info`: the task to solve, or the proposer's references."""
+    def reset_info(self, reveal: bool = False) -> dict[str, Any]:
+        """What `reset` returns in `info`: the task to solve, or the proposer's references.
+
+        A solve task is shown as its prompt shows it (`shown_task`) unless `reveal`, when it is
+        the whole task with its gold answers (`EnvConfig.reveal_answers`).
+        """
         context = self.context or ProposeContext()
         shown = list(context.references) + ([context.program] if context.program else [])
+        task: dict[str, Any] = {}
+        if self.task is not None:
+            task = self.task.to_json() if reveal else shown_task(self.task)
         return {
             "task_type": self.task_type,
             "role": self.role,
-            "task": self.task.to_json() if self.task is not None else {},
+            "task": task,
             "references": [t.id for t in shown],
         }
+
+
+def shown_task(task: Task) -> dict[str, Any]:
+    """A solve task as its solver sees it: its id and the fields its prompt shows, no gold.
+
+    Deduction shows `program` and `input`, abduction `program` and `output`, induction the
+    shown `pairs` and `message`; the task type decides (`TaskType.solve_fields`).
+    """
+    fields = get_task_type(task.task_type).solve_fields(task)
+    out: dict[str, Any] = {"id": task.id, "task_type": task.task_type}
+    for name in ("program", "input", "output", "message"):
+        if getattr(fields, name):
+            out[name] = getattr(fields, name)
+    if fields.pairs:
+        out["pairs"] = [list(pair) for pair in fields.pairs]
+    return out
 
 
 @dataclass

@@ -33,11 +33,12 @@ from gymnasium.vector.utils import batch_space
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig, build_config
 from azr_env.core import SelfPlayCore, Solver
-from azr_env.env import generator_from_state, task_role_groups
+from azr_env.env import generator_from_state, solve_source, task_role_groups, warn_if_zero_only
 from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.formats import PROPOSE
+from azr_env.sources import SourceSpec
 from azr_env.spaces import AnyText, observation_space
 
 Observations = dict[str, np.ndarray]
@@ -59,6 +60,7 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         solver: Solver | None = None,
         executor: Executor | None = None,
         buffers: TaskBuffers | None = None,
+        source: SourceSpec | None = None,
         render_mode: str | None = None,
         samples_per_prompt: int = 1,
         **overrides: Any,
@@ -81,6 +83,7 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         self.core = SelfPlayCore(
             self.config, executor=executor, solver=solver, buffers=buffers,
             task_types=list(dict.fromkeys(t for t, _ in self.groups)),
+            source=solve_source(source, self.config, self.groups),
         )
         self.single_observation_space = observation_space(self.config.max_prompt_chars)
         self.single_action_space = AnyText(self.config.max_completion_chars)
@@ -124,6 +127,7 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
             else:
                 solve.setdefault(task_type, []).append(i)
         for task_type, envs in solve.items():
+            warn_if_zero_only(self.core, task_type, self.groups)
             if self.config.distinct_solve_tasks:
                 tasks = self.core.draw_solve_tasks(task_type, self.np_random, len(envs))
             else:
@@ -176,17 +180,52 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         seed: int | list[int] | None = None,
         options: dict[str, Any] | None = None,
     ) -> tuple[Observations, dict[str, Any]]:
-        """Pose a prompt in every sub-env; `seed` (an int or one per sub-env) reseeds them."""
+        """Pose a prompt in every sub-env; `seed` (an int or one per sub-env) reseeds them.
+
+        `options={"tasks": [...]}` poses your own solve tasks: one task dict per sub-env (as
+        `AZREnv`'s `options["task"]`), or None where the sub-env draws its own; all of them are
+        validated in one sandbox batch, and an invalid one raises `AZRConfigError`.
+        """
         super().reset(seed=seed if isinstance(seed, int) or seed is None else int(seed[0]))
-        if options:
-            raise AZRConfigError(
-                "the vector env takes no reset options; pose your own tasks with AZREnv's "
-                "reset(options={'task': ...})"
-            )
+        specs = self._posed_specs(options)
         self._seed(seed)
         self._episodes = [Episode("", "", "")] * self.num_envs
-        self._pose(range(self.num_envs))
-        return self._observations(), self._infos([e.reset_info() for e in self._episodes])
+        posed = [i for i, spec in enumerate(specs) if spec is not None]
+        self._pose([i for i in range(self.num_envs) if specs[i] is None])
+        if posed:
+            types = []
+            for i in posed:
+                types.append(self.groups[self._cycles[i] % len(self.groups)][0])
+                self._cycles[i] += 1
+            tasks = self.core.pose_tasks([specs[i] for i in posed], types,
+                                         [f"options['tasks'][{i}]" for i in posed])
+            for i, task in zip(posed, tasks, strict=True):
+                self._episodes[i] = self.core.pose_solve(task)
+        return self._observations(), self._reset_infos()
+
+    def _posed_specs(self, options: dict[str, Any] | None) -> list[Any]:
+        """`options["tasks"]`: one task spec (as `AZREnv`'s `options["task"]`) or None per sub-env."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"tasks"})
+        if unknown:
+            raise AZRConfigError(
+                f"unknown reset option(s) {unknown}; the vector env takes 'tasks': a list of "
+                f"{self.num_envs} task dicts (None where the sub-env draws its own)"
+            )
+        specs = options.get("tasks")
+        if specs is None:
+            return [None] * self.num_envs
+        if not isinstance(specs, (list, tuple)) or len(specs) != self.num_envs:
+            raise AZRConfigError(
+                f"options['tasks'] must be a list of {self.num_envs} task dicts (one per sub-env, "
+                f"None where it draws its own), got {type(specs).__name__}"
+                + (f" of length {len(specs)}" if isinstance(specs, (list, tuple)) else "")
+            )
+        return list(specs)
+
+    def _reset_infos(self) -> dict[str, Any]:
+        reveal = self.config.reveal_answers
+        return self._infos([e.reset_info(reveal) for e in self._episodes])
 
     def step(
         self, actions: Sequence[str]
@@ -194,16 +233,14 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         """Score all B completions together, then pose the next prompts (same-step autoreset)."""
         if not self._episodes:
             raise gym.error.ResetNeeded("call reset() before step()")
-        actions = list(actions)
-        if len(actions) != self.num_envs:
-            raise AZRConfigError(f"step needs {self.num_envs} actions, got {len(actions)}")
+        actions = self._batch(actions)
         finished = list(self._episodes)
         outcomes = self.core.score(finished, actions, self._steps)
         self._steps += 1
         final_obs = np.empty(self.num_envs, dtype=object)
         final_obs[:] = [e.observation() for e in finished]
         self._pose(range(self.num_envs))
-        infos = self._infos([e.reset_info() for e in self._episodes])
+        infos = self._reset_infos()
         infos["final_info"] = self._infos([o.info for o in outcomes])
         infos["_final_info"] = np.ones(self.num_envs, dtype=bool)
         infos["final_obs"] = final_obs
@@ -212,6 +249,27 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         terminated = np.ones(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
         return self._observations(), rewards, terminated, truncated, infos
+
+    def _batch(self, actions: Any) -> list[Any]:
+        """The B actions of a step. A batch that is not a sequence of B items is the caller's
+        mistake and raises; an item that is not text (None, bytes) is the model's and scores -1
+        with reason `not_text` in its sub-env, as in `AZREnv`."""
+        if actions is None or isinstance(actions, (str, bytes, bytearray, Mapping)):
+            kind = "None" if actions is None else type(actions).__name__
+            raise AZRConfigError(
+                f"step needs a sequence of {self.num_envs} completions (a list with one str "
+                f"per sub-env), got a {kind}"
+            )
+        try:
+            batch = list(actions)
+        except TypeError:
+            raise AZRConfigError(
+                f"step needs a sequence of {self.num_envs} completions, got "
+                f"{type(actions).__name__}"
+            ) from None
+        if len(batch) != self.num_envs:
+            raise AZRConfigError(f"step needs {self.num_envs} actions, got {len(batch)}")
+        return batch
 
     def close_extras(self, **kwargs: Any) -> None:
         """Stop the executor if this env started it."""

@@ -88,7 +88,7 @@ if __name__ == "__main__":
 
     obs, info = env.reset()  # a solve task drawn from the type's buffer: the proposal just added
     print(obs["role"], obs["task_type"], "| prompt ends:", obs["prompt"].splitlines()[-2])
-    task = {"program": info["task"]["program"], "inputs": info["task"]["inputs"]}
+    task = info["task"]  # what the prompt shows (program and input): enough to pose it again
     attempts = {"set": completion(output="set"), "list": completion(output="list"),
                 "unclosed answer": "</think> <answer>set"}
     for label, action in attempts.items():

@@ -242,7 +242,7 @@ def test_buffers_persist_and_resume(make_env: MakeEnv, tmp_path: Any) -> None:
     env.buffers.save(path)
     loaded = TaskBuffers.load(path)
     assert [t.to_json() for t in loaded["deduction"]] == [t.to_json() for t in env.buffers["deduction"]]
-    resumed = make_env("deduction", "solve", buffers=loaded)
+    resumed = make_env("deduction", "solve", buffers=loaded, reveal_answers=True)
     _obs, info = resumed.reset(seed=0)
     assert info["task"]["outputs"] == ["'abab'"]
     _, reward, *_ = resumed.step(answer(block("output", '"abab"')))
