@@ -132,7 +132,8 @@ def check_programs(executor: Executor, checks: Sequence[ProgramCheck]) -> list[V
 
 def _all_pairs(check: ProgramCheck, items: Sequence[ExecResult]) -> Verdict:
     if len(items) != len(check.inputs):
-        return Verdict(False, "infra", "the sandbox returned a wrong number of results", infra=True)
+        # Only a job that wrote its own result frame gets here: its own fault, not the sandbox's.
+        return Verdict(False, "malformed_result", "the job returned a wrong number of results")
     for number, (item, gold) in enumerate(zip(items, check.gold_trees, strict=True), start=1):
         if not item.ok:
             failed = _failed(item, "program_error")

@@ -57,8 +57,8 @@ def _judge(
     else:
         firsts, seconds = results[0].items, results[1].items
     if len(firsts) != n or len(seconds) != n:
-        return Validation(False, "infra", detail="the sandbox returned a wrong number of results",
-                          infra=True)
+        # Only a job that wrote its own result frame gets here: its own fault, not the sandbox's.
+        return Validation(False, "malformed_result", detail="the job returned a wrong number of results")
     outputs: list[str] = []
     encoded: list[object] = []
     for number, (first, second) in enumerate(zip(firsts, seconds, strict=True), start=1):

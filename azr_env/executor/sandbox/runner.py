@@ -182,9 +182,7 @@ def _op_args(job: dict[str, Any], max_chars: int) -> Payload:
 
 def _op_call_encoded(job: dict[str, Any], max_chars: int) -> Payload:
     namespace = _load_program(job["program"])
-    tree = job["encoded_args"]
-    args = [codec.decode(node) for node in tree[1]]
-    kwargs = {name: codec.decode(node) for name, node in tree[2]}
+    args, kwargs = codec.decode_call_args(job["encoded_args"])
     result = _guard("program_error", lambda: namespace[_ENTRY](*args, **kwargs))
     return describe_value(result, max_chars)
 
