@@ -30,7 +30,7 @@ MAX_JSON_DEPTH = 3 * MAX_DEPTH + 20
 here, so that no later walk of a message (or `pack` of it) recurses without bound."""
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
