@@ -86,6 +86,9 @@ def read(frame: bytes) -> str:
     try:
         reader.feed(frame)
         payload = reader.pop()
+    except framing.FrameError:
+        return "refused by the frame reader (the job's verdict)"
+    try:
         assert payload is not None
         if "max_output_chars" in inspect.signature(from_payload).parameters:
             result = from_payload(payload, 0.0, max_output_chars=MAX_OUTPUT_CHARS)

@@ -291,6 +291,27 @@ def _stack() -> list[Any]:
     return out
 
 
+tricky_text = st.text(alphabet='[]{}"\\/ab\n\u00e9', max_size=6)
+tricky_json = st.recursive(st.none() | st.integers() | tricky_text,
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+                           max_leaves=30)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(tricky_json, st.booleans())
+def test_json_depth_counts_only_brackets_outside_strings(value: Any, ascii_only: bool) -> None:
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    assert framing.json_depth(body) == _depth(value)
+
+
 def test_frame_reader_refuses_deep_bodies_and_keeps_shallow_ones() -> None:
     deep = frame_of('{"a":' + "[" * (framing.MAX_JSON_DEPTH + 5) + "]" * (framing.MAX_JSON_DEPTH + 5) + "}")
     with pytest.raises(framing.FrameError, match="deeper"):

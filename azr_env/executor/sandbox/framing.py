@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import select
 import struct
 import time
@@ -30,20 +29,21 @@ MAX_JSON_DEPTH = 3 * MAX_DEPTH + 20
 here, so that no later walk of a message (or `pack` of it) recurses without bound."""
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_BRACKETS_OR_QUOTES = bytes(b for b in range(256) if b not in b'[]{}"')
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
 def json_depth(body: bytes) -> int:
     """How deeply a *valid* JSON text nests (brackets inside strings do not count).
 
-    Linear only for valid JSON, where every string ends: call it after `json.loads` accepted
-    the body (on unterminated strings the string pattern would rescan to the end from each
-    quote). Loops in C mostly: about 50 ms for a 1 MiB body of brackets.
+    Call it after `json.loads` accepted the body: in valid JSON a backslash only ever starts a
+    two-character escape, so dropping the escaped backslashes (left to right), then the escaped
+    quotes, leaves quotes that only delimit strings; what lies between every other quote is
+    outside all strings. Loops in C mostly: under 50 ms for a 1 MiB body of brackets.
     """
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    kept = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_BRACKETS_OR_QUOTES)
+    outside = b"".join(kept.split(b'"')[::2])
+    return max(itertools.accumulate(map(_STEP.__getitem__, outside)), default=0)
 
 
 class FrameError(Exception):
