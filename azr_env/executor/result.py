@@ -21,8 +21,9 @@ DEFAULT_MAX_OUTPUT_CHARS = ExecutorConfig.max_output_chars
 class ExecResult:
     """The outcome of one job.
 
-    `value` is the repr of the returned value when `status == "ok"`; `encoded` is the same value
-    as a codec tree (see `azr_env.executor.values`), which is what comparisons use. `reason` is a
+    `value` is the repr of the returned value when `status == "ok"`, rebuilt in the trusted
+    process from `encoded` (the job's own text is never used, see `from_payload`); `encoded` is
+    the same value as a codec tree (see `azr_env.executor.values`), which is what comparisons use. `reason` is a
     short machine-readable code (`syntax_error`, `no_entry_function`, `output_too_long`,
     `nondeterministic`, `time_limit`, ...) that the environment reports in `info`. Jobs over
     several calls (`run_many`, `check_determinism`) put one result per call in `items`.
