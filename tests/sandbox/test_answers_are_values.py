@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import azr_env
 from azr_env.executor import Executor
@@ -134,6 +136,37 @@ def test_expensive_answers_are_refused_quickly(text: str) -> None:
         answers.evaluate(answers.parse_expression(text, LIMITS), LIMITS)
     assert time.perf_counter() - started < 0.5
     assert refused.value.reason in ("answer_too_large", "bad_answer", "not_a_value")
+
+
+TOKENS = ["f", "(", ")", "[", "]", "{", "}", ",", ":", ".", "*", "**", "+", "-", "~", "<<", "%", "/",
+          "10", "9", "0", "2.5", "'a'", "''", "b'x'", "'1e999999'", "'nan'", "map", "zip", "list",
+          "range", "set", "int", "float", "bytes", "str", "Fraction", "Decimal", "Counter", "deque",
+          "defaultdict", "dict", "type", "eval", "lambda", "x", "for", "in", "if", "pop", "join",
+          "replace", "split", "__call__", "__class__", "math", "inf", "collections", "None", "True"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=14))
+def test_random_answer_text_is_a_value_or_refused_never_an_exception(tokens: list[str]) -> None:
+    text = " ".join(tokens)
+    started = time.perf_counter()
+    for action in (lambda: answers.evaluate(answers.parse_expression(text, LIMITS), LIMITS),
+                   lambda: answers.evaluate_arguments(answers.parse_arguments(text, LIMITS), LIMITS)):
+        try:
+            action()
+        except answers.AnswerRefused:
+            pass
+    assert time.perf_counter() - started < 0.5, text
+    assert "f" not in tokens or _refused(text)
+
+
+def _refused(text: str) -> bool:
+    """An answer that mentions `f` is never a value."""
+    try:
+        answers.evaluate(answers.parse_expression(text, LIMITS), LIMITS)
+    except answers.AnswerRefused:
+        return True
+    return False
 
 
 # -- through the checks the env uses -------------------------------------------------------------
