@@ -9,8 +9,9 @@ class of the program is evaluated in a sandbox with the program loaded (the prog
 its objects are). A program that forges its result frame can thus only claim a value of its
 choosing, which is no more than returning it.
 
-Abduction calls `f` on arguments the trusted side evaluated into plain data (`CallEncodedJob`),
-in a job in which no solver text runs.
+Abduction calls `f` on arguments the trusted side evaluated into plain data and wrote back as
+data-only source text, in a job of the same kind as the one that made the gold, in which no
+solver text runs.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .jobs import CallEncodedJob, CallManyJob, EvalJob, Job
+from .jobs import CallManyJob, EvalJob, Job
 from .pool import Executor
+from .render import render_source
 from .result import ExecResult, from_payload
 from .sandbox import answers, codec
+from .sandbox.codec import DecodeError
 from .values import trees_equal
 
 
@@ -135,45 +138,69 @@ def check_inputs(executor: Executor, checks: Sequence[InputCheck]) -> list[Verdi
     """Run the program on each predicted input (any input that gives the gold output is right).
 
     The predicted arguments are evaluated here, in the trusted process, by the allowlist
-    evaluator (no program is loaded, and no call of `f` can be written), then sent to the
-    program as data (`CallEncodedJob`), in a job in which no answer text is evaluated.
+    evaluator (no program is loaded, and no call of `f` can be written), and reach the program
+    as data-only source text (`argument_source`), in a job of the same kind as the one that made
+    the gold (`CallManyJob` of the input twice, see `tasks/validation.py`): so the program can
+    tell answer checking from validation by its arguments only.
     """
-    limits = answers.Limits(executor.config.max_output_chars)
+    limits = argument_limits(executor)
     verdicts: list[Verdict | None] = []
     calls: list[Job] = []
     for check in checks:
         try:
-            tree = _argument_tree(check, limits)
+            source = argument_source(check.prediction, check.program, limits)
         except answers.AnswerRefused as refused:
             verdicts.append(Verdict(False, refused.reason, str(refused)))
             continue
         verdicts.append(None)
-        calls.append(CallEncodedJob(check.program, tree))
+        calls.append(CallManyJob(check.program, (source, source)))
     called = iter(executor.run_batch(calls))
     out = []
     for check, verdict in zip(checks, verdicts, strict=True):
         if verdict is None:
-            call = next(called)
-            verdict = _compare(call, check.gold_tree) if call.ok else _failed(call, "program_error")
+            verdict = _first_call(next(called), check.gold_tree)
         out.append(verdict)
     return out
 
 
-def _argument_tree(check: InputCheck, limits: answers.Limits) -> list[Any]:
-    """The `call_args` tree of a predicted input, or `AnswerRefused`."""
-    call = answers.parse_arguments(check.prediction, limits)
-    if answers.names_in(call) & answers.program_class_names(check.program):
+def _first_call(result: ExecResult, gold_tree: Any) -> Verdict:
+    if not result.ok:
+        return _failed(result, "program_error")
+    if len(result.items) != 2:
+        return Verdict(False, "malformed_result", "the job returned a wrong number of results")
+    first = result.items[0]
+    return _compare(first, gold_tree) if first.ok else _failed(first, "program_error")
+
+
+ARGUMENT_CHARS = 5000
+"""Inputs are bounded like a proposal's input (`max_input_chars`, 5,000 by default), not by
+the output cap: `list(range(2000))` is a fair input even when no output may be that long."""
+
+
+def argument_limits(executor: Executor) -> answers.Limits:
+    """The size limits of call arguments evaluated here (see `ARGUMENT_CHARS`)."""
+    return answers.Limits(max(executor.config.max_output_chars, ARGUMENT_CHARS))
+
+
+def argument_source(text: str, program: str | None, limits: answers.Limits) -> str:
+    """Call-argument text rewritten as data-only source (`[1, 2], key='v'`), or `AnswerRefused`.
+
+    The text is evaluated by the allowlist evaluator, here; the result names nothing but value
+    constructors, so evaluating it where the program is loaded runs no code of the answer's.
+    """
+    call = answers.parse_arguments(text, limits)
+    if answers.names_in(call) & answers.program_class_names(program):
         raise answers.AnswerRefused("non_data_input", "the input must be built from plain values "
                                     "(numbers, strings, containers), not objects of the program's classes")
     args, kwargs = answers.evaluate_arguments(call, limits)
     try:
         tree = ["call_args", [codec.encode(a) for a in args],
                 [[name, codec.encode(value)] for name, value in kwargs.items()]]
+        return render_source(tree, limits.max_text)
     except (codec.EncodeError, RecursionError):
         raise answers.AnswerRefused("bad_answer", "the input cannot be encoded") from None
-    if codec.contains_opaque(tree):
-        raise answers.AnswerRefused("non_data_input", "the input must be built from plain values")
-    return tree
+    except DecodeError as exc:  # an opaque part, or longer than any input may be
+        raise answers.AnswerRefused("non_data_input", f"the input must be plain data: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from .sandbox.codec import (
 )
 
 _HEX_DIGITS_PER_DECIMAL = 1.2041  # log10(16): n hex digits make at least 1.2 * (n - 1) decimal ones
+_SOURCE_HEX_DIGITS = 3000  # past ~3,600 decimal digits, source text writes ints in hex
 _ORDERED_DICT_REPR_IS_DICT = sys.version_info >= (3, 12)  # OrderedDict({...}) from 3.12 on
 
 
@@ -43,9 +44,10 @@ class OutputTooLong(DecodeError):
 class _Writer:
     """The text so far, and the cap it must stay within."""
 
-    __slots__ = ("left", "nodes_left", "parts")
+    __slots__ = ("left", "nodes_left", "parts", "source")
 
-    def __init__(self, max_chars: int) -> None:
+    def __init__(self, max_chars: int, source: bool = False) -> None:
+        self.source = source  # write an expression that rebuilds the value, not its repr
         self.parts: list[str] = []
         self.left = max_chars
         self.nodes_left = max_chars + 1  # every node but a lone empty opaque repr shows a character
@@ -72,7 +74,21 @@ def render(tree: Any, max_chars: int) -> str:
     `call_args` trees (an abduction answer's arguments) render as call arguments: `1, 'a', k=2`.
     Never raises anything but `DecodeError` (of which `OutputTooLong` is one).
     """
-    writer = _Writer(max_chars)
+    return _write(tree, _Writer(max_chars))
+
+
+def render_source(tree: Any, max_chars: int) -> str:
+    """Source text that rebuilds the plain-data value `tree` encodes: its repr, except where a
+    repr is no expression (`float('nan')`, `defaultdict(int, {...})`). It uses literals and the
+    names of `answers.CONSTRUCTORS` only, and opaque values are refused (`DecodeError`).
+
+    Abduction answers and proposers' inputs are sent to the program in this one form, so that
+    the program sees the same kind of job when its gold is made and when an answer is checked.
+    """
+    return _write(tree, _Writer(max_chars, source=True))
+
+
+def _write(tree: Any, writer: _Writer) -> str:
     try:
         if type(tree) is list and tree and tree[0] == "call_args":
             _call_args(tree, writer)
@@ -159,6 +175,10 @@ def _int_text(node: Any, writer: _Writer) -> str:
         raise DecodeError("malformed int in the value tree")
     digits = len(node) - (3 if node.startswith("-") else 2)
     writer.room(int((digits - 1) * _HEX_DIGITS_PER_DECIMAL))
+    if writer.source and digits > _SOURCE_HEX_DIGITS:
+        decode_int(node)  # validated; hex literals have no digit limit, decimal ones do
+        writer.room(len(node))
+        return node
     value = decode_int(node)
     try:
         return str(value)
@@ -216,8 +236,27 @@ def _range(tree: list[Any], writer: _Writer) -> str:
     return repr(value)
 
 
+def _float_leaf(tree: list[Any], writer: _Writer) -> str:
+    _fields(tree, 2)
+    text = _float_text(tree[1])
+    if writer.source and text in ("nan", "inf", "-inf"):
+        return f"{'-' if text[0] == '-' else ''}float({text.lstrip('-')!r})"
+    return text
+
+
+def _complex_leaf(tree: list[Any], writer: _Writer) -> str:
+    _fields(tree, 3)
+    real, imag = _float_text(tree[1]), _float_text(tree[2])
+    if writer.source:
+        parts = (_float_leaf(["float", part], writer) for part in (tree[1], tree[2]))
+        return f"complex({', '.join(parts)})"
+    return repr(complex(float(real), float(imag)))
+
+
 def _opaque(tree: list[Any], writer: _Writer) -> str:
     _fields(tree, 3)
+    if writer.source:
+        raise DecodeError("an object of a non-data type has no source text")
     if type(tree[1]) is not str or len(tree[1]) > MAX_TYPE_NAME or type(tree[2]) is not str:
         raise DecodeError("malformed opaque value in the value tree")
     return tree[2]
@@ -235,9 +274,8 @@ _LEAVES: dict[str, Callable[[list[Any], _Writer], str]] = {
     "none": _scalar(1, lambda tree: "None"),
     "bool": _scalar(2, lambda tree: repr(tree[1]) if type(tree[1]) is bool else _bad("bool")),
     "int": lambda tree, writer: _int_leaf(tree, writer),
-    "float": _scalar(2, lambda tree: _float_text(tree[1])),
-    "complex": _scalar(3, lambda tree: repr(complex(float(_float_text(tree[1])),
-                                                    float(_float_text(tree[2]))))),
+    "float": lambda tree, writer: _float_leaf(tree, writer),
+    "complex": lambda tree, writer: _complex_leaf(tree, writer),
     "str": _text_leaf,
     "bytes": _text_leaf,
     "bytearray": _text_leaf,
@@ -305,7 +343,9 @@ def _defaultdict(tree: list[Any], depth: int, writer: _Writer) -> None:
     _fields(tree, 3)
     if tree[1] is not None and tree[1] not in _FACTORIES:
         raise DecodeError("unknown defaultdict factory in the value tree")
-    writer.write(f"defaultdict({_FACTORIES[tree[1]] if tree[1] is not None else None!r}, ")
+    factory = _FACTORIES[tree[1]] if tree[1] is not None else None
+    name = tree[1] if writer.source and factory is not None else repr(factory)
+    writer.write(f"defaultdict({name}, ")
     _mapping(tree[2], depth, writer)
     writer.write(")")
 

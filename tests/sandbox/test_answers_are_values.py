@@ -270,6 +270,73 @@ def test_a_hostile_proposer_cannot_flip_verdicts_on_value_answers(hostile_execut
     assert [v.correct for v in abduced] == [False, True]
 
 
+KNOWS_ITS_JOB = """\
+import gc, sys
+def _job():
+    for value in gc.get_objects():
+        if type(value) is dict and 'op' in value and 'program' in value:
+            return value
+    frame = sys._getframe()
+    while frame is not None:
+        for value in frame.f_locals.values():
+            if type(value) is dict and 'op' in value:
+                return value
+        frame = frame.f_back
+    return {}
+def f(a):
+    job = _job()
+    inputs = job.get('inputs') or []
+    if job.get('op') != 'call_many' or len(inputs) != 2 or inputs[0] != inputs[1]:
+        return 42  # not the kind of job that made the gold: an answer is being checked
+    return a * 7
+"""
+
+
+@pytest.mark.parametrize("determinism", ["same_process", "separate_processes"])
+def test_a_program_cannot_tell_abduction_checks_from_validation(hostile_executor: Executor,
+                                                                  determinism: str) -> None:
+    """The job that checks an abduction answer is of the same kind as the one that made the
+    gold, so a program that answers differently when checked cannot set its own solve rate."""
+    from azr_env.tasks import Proposal, TaskSettings, get_task_type, validate_proposals
+
+    done, = validate_proposals(hostile_executor, [(get_task_type("abduction"), Proposal(KNOWS_ITS_JOB, ("6",)))],
+                               TaskSettings(), determinism=determinism)
+    assert done.valid and done.task is not None and done.task.output == "42"
+    given_answers = ["5", "6", "'x'", "a=6", "*[6]", "6.0", "Fraction(12, 2)"]
+    verdicts = check_inputs(hostile_executor, [InputCheck(KNOWS_ITS_JOB, a, done.task.encoded[0])
+                                               for a in given_answers])
+    assert [v.correct for v in verdicts] == [False, True, False, True, True, True, True]
+
+
+SOURCE_VALUES: list[Any] = [
+    None, True, -3, 10**5000 + 7, -(16**4000), 1.5, float("nan"), float("inf"), -float("inf"), -0.0,
+    complex(1, float("nan")), complex(-0.0, 2), "it's \"q\"\n\ud800", b"\x00'\"", bytearray(b"z"),
+    Fraction(-3, 4), Decimal("-1.50E+7"), Decimal("NaN"), range(1, 9, 3), [], (), (1,), set(), {1, (2, 3)},
+    frozenset(), frozenset({1}), {"a": [1, {2: None}]}, OrderedDict(), OrderedDict(b=1, a=2),
+    defaultdict(int, {"x": 1}), defaultdict(None, {}), defaultdict(list), Counter(), Counter("abca"),
+    deque(), deque([1, 2], maxlen=3),
+]
+
+
+@pytest.mark.parametrize("value", SOURCE_VALUES, ids=[type(v).__name__ for v in SOURCE_VALUES])
+def test_source_text_of_data_rebuilds_the_value_with_literals_and_constructors_only(value: Any) -> None:
+    from azr_env.executor.render import render_source
+    from azr_env.executor.sandbox.codec import encode
+
+    text = render_source(encode(value), 10**5)
+    node = answers.parse_expression(text, answers.Limits(10**4))
+    assert answers.names_in(node) <= set(answers.CONSTRUCTORS)
+    rebuilt = eval(compile(ast_expression(node), "<source>", "eval"), {"__builtins__": {}}, dict(answers.CONSTRUCTORS))
+    assert type(rebuilt) is type(value)
+    assert encode(rebuilt) == encode(value)
+
+
+def ast_expression(node: Any) -> Any:
+    import ast
+
+    return ast.fix_missing_locations(ast.Expression(node))
+
+
 # -- honest answers: the whole shipped CRUXEval set ---------------------------------------------
 OUTPUT_EXCEPTIONS = {"sample_621": "its gold output needs the shift_jis codec, which the sandbox "
                                    "cannot load today (issue 11, 'it must still compute')"}

@@ -328,6 +328,16 @@ def _decode_range(tree: Tree, budget: _Budget) -> range:
     return range(start, stop, step)
 
 
+_DECIMAL_NANS = {text: Decimal(text) for text in ("NaN", "-NaN")}
+"""Like `NAN`: every decoded quiet Decimal NaN is one object, so that containers holding one
+compare equal (by identity) as they do for float NaNs."""
+
+
+def _decode_decimal(node: Any, budget: _Budget) -> Decimal:
+    text = _text(node, budget)
+    return _DECIMAL_NANS.get(text) or Decimal(text)
+
+
 def _decode_bool(tree: Tree, budget: _Budget) -> bool:
     if type(tree[1]) is not bool:
         raise DecodeError("bool payload is not a boolean")
@@ -345,7 +355,7 @@ _SCALARS: dict[str, tuple[int, Any]] = {
     "bytes": (2, lambda tree, budget: bytes.fromhex(_text(tree[1], budget))),
     "bytearray": (2, lambda tree, budget: bytearray.fromhex(_text(tree[1], budget))),
     "Fraction": (3, _decode_fraction),
-    "Decimal": (2, lambda tree, budget: Decimal(_text(tree[1], budget))),
+    "Decimal": (2, lambda tree, budget: _decode_decimal(tree[1], budget)),
     "range": (4, _decode_range),
     "opaque": (3, lambda tree, budget: Opaque(_text(tree[1], budget, MAX_TYPE_NAME),
                                               _text(tree[2], budget))),

@@ -19,6 +19,7 @@ Operations (`job["op"]`):
 from __future__ import annotations
 
 import builtins
+import collections
 import errno
 import functools
 import os
@@ -97,7 +98,10 @@ def _eval_text(text: str, namespace: dict[str, Any], template: str, reason: str)
     # Newlines around the text keep a trailing comment in it from swallowing the closing bracket.
     source = template.format(f"\n{text}\n")
     code = _guard(reason, lambda: compile(source, "<input>", "eval"))
-    return _guard(reason, lambda: eval(code, namespace))
+    # Inputs come as source text that may name value constructors (`render.render_source`):
+    # where the program does not define such a name itself, it means the constructor.
+    names = collections.ChainMap(namespace, answers.CONSTRUCTORS)
+    return _guard(reason, lambda: eval(code, namespace, names))
 
 
 def _arguments(text: str, namespace: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
