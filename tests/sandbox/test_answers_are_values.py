@@ -131,10 +131,10 @@ EXPENSIVE = [
 
 @pytest.mark.parametrize("text", EXPENSIVE, ids=[t[:40] for t in EXPENSIVE])
 def test_expensive_answers_are_refused_quickly(text: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(answers.AnswerRefused) as refused:
         answers.evaluate(answers.parse_expression(text, LIMITS), LIMITS)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert refused.value.reason in ("answer_too_large", "bad_answer", "not_a_value")
 
 
@@ -149,14 +149,14 @@ TOKENS = ["f", "(", ")", "[", "]", "{", "}", ",", ":", ".", "*", "**", "+", "-",
 @given(st.lists(st.sampled_from(TOKENS), max_size=14))
 def test_random_answer_text_is_a_value_or_refused_never_an_exception(tokens: list[str]) -> None:
     text = " ".join(tokens)
-    started = time.perf_counter()
+    started = time.process_time()
     for action in (lambda: answers.evaluate(answers.parse_expression(text, LIMITS), LIMITS),
                    lambda: answers.evaluate_arguments(answers.parse_arguments(text, LIMITS), LIMITS)):
         try:
             action()
         except answers.AnswerRefused:
             pass
-    assert time.perf_counter() - started < 0.5, text
+    assert time.process_time() - started < 0.5, text
     assert "f" not in tokens or _refused(text)
 
 
