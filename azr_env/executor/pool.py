@@ -184,7 +184,8 @@ class Executor:
         return determinism_verdict(first, second)
 
     def evaluate(self, expression: str, program: str | None = None) -> ExecResult:
-        """Evaluate an answer expression (in the program's namespace, if given) to a value."""
+        """Evaluate an answer expression to a value (an `EvalJob`: value constructors, and the
+        classes `program` defines, may be called in it)."""
         return self.run_batch([EvalJob(expression, program)])[0]
 
     def run_batch(self, jobs: Sequence[JobLike]) -> list[ExecResult]:
