@@ -266,10 +266,10 @@ class _Evaluator:
 
     def callee(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Name):
+            if node.id in self.classes:  # a program's own `deque` class is the one it returns
+                return self.classes[node.id]
             if node.id in CONSTRUCTORS:
                 return CONSTRUCTORS[node.id]
-            if node.id in self.classes:
-                return self.classes[node.id]
         elif isinstance(node, ast.Attribute):
             found = MODULE_PATHS.get(_dotted(node) or "")
             if isinstance(found, type):
