@@ -169,6 +169,21 @@ def _refused(text: str) -> bool:
     return False
 
 
+@pytest.mark.parametrize("text", [
+    "set(range(0, 4000 * 2305843009213693951, 2305843009213693951))",
+    "{*range(5, -4000 * 2305843009213693951, -2305843009213693951)}",
+    "frozenset(list(range(0, 4000 * 4611686018427387902, 4611686018427387902)))",
+])
+def test_ranges_of_ints_sharing_one_hash_are_refused_within_the_item_limit(text: str) -> None:
+    """Inputs may hold 5,000 items; a set of 4,000 ints with one hash would cost ~0.2 s to build."""
+    limits = answers.Limits(5000)
+    started = time.process_time()
+    with pytest.raises(answers.AnswerRefused, match="share one hash"):
+        answers.evaluate_arguments(answers.parse_arguments(text, limits), limits)
+    assert time.process_time() - started < 0.05
+    assert answers.evaluate_arguments(answers.parse_arguments("set(range(4000))", limits), limits)
+
+
 # -- through the checks the env uses -------------------------------------------------------------
 def gold(executor: Executor, program: str, args: str) -> tuple[Any, str]:
     result = executor.run(program, args)

@@ -32,6 +32,7 @@ import ast
 import decimal
 import operator
 import re
+import sys
 from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -88,6 +89,8 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
 }
 _EXPANDING = (list, tuple, set, frozenset, dict, Counter, OrderedDict, defaultdict, deque, bytes,
               bytearray)
+_HASH_MODULUS = sys.hash_info.modulus  # ints that differ by a multiple of it hash alike
+_MAX_COLLIDING = 64
 _FRACTION_EXPONENT = re.compile(r"[eE][+-]?\d{5,}")
 
 
@@ -335,12 +338,15 @@ class _Evaluator:
             raise AnswerRefused("answer_too_large", f"{count} items is more than any right answer has")
 
     def check_expansion(self, iterable: Any) -> None:
-        """A range (the one value that is small and iterates long) may only expand so far."""
+        """A range (the one value that is small and iterates long) may only expand so far, and
+        not into ints that all share one hash (a set of them costs quadratic time to build)."""
         if isinstance(iterable, range):
             try:
                 self.check_count(len(iterable))
             except OverflowError:
                 raise AnswerRefused("answer_too_large", "the range is far too long") from None
+            if len(iterable) > _MAX_COLLIDING and iterable.step % _HASH_MODULUS == 0:
+                raise AnswerRefused("answer_too_large", "the range's members all share one hash")
 
     def check_conversion(self, value: Any) -> None:
         """Decimals and texts with huge exponents become huge ints (`int(Decimal('1e999999'))`)."""
