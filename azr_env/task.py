@@ -59,11 +59,12 @@ def normalize_input(args: str) -> str:
     """Canonical text of call arguments (`'a'` and `"a"` agree), parsed as `f(<args>)`."""
     try:
         call = ast.parse(f"f({args}\n)", mode="eval").body
+        if not isinstance(call, ast.Call):  # pragma: no cover - `f(...)` always parses to a call
+            return " ".join(args.split())
+        # `unparse` recurses: `1+1+...+1` parses fine and is still too deep to print back.
+        parts = [ast.unparse(a) for a in call.args] + [ast.unparse(k) for k in call.keywords]
     except _PARSE_FAILURES:
         return " ".join(args.split())
-    if not isinstance(call, ast.Call):  # pragma: no cover - `f(...)` always parses to a call
-        return " ".join(args.split())
-    parts = [ast.unparse(a) for a in call.args] + [ast.unparse(k) for k in call.keywords]
     return ", ".join(parts)
 
 

@@ -49,10 +49,11 @@ class DeterminismJob:
 
 @dataclass(frozen=True)
 class EvalJob:
-    """Evaluate an answer expression, in the namespace of `program` when one is given.
+    """Evaluate an answer expression with the allowlist evaluator of `sandbox/answers.py`.
 
-    The namespace lets an answer name what the program defines or imports (`Fraction(1, 2)`,
-    a class of the program's own).
+    Value constructors (`Fraction(1, 2)`, `Counter(...)`) are always known; the classes
+    `program` defines at its top level may be called too, which is why this runs in a sandbox
+    (answers that name none are evaluated by `checks.check_outputs` in the trusted process).
     """
 
     expression: str
@@ -64,7 +65,8 @@ class EvalJob:
 
 @dataclass(frozen=True)
 class ArgsJob:
-    """Evaluate call-argument text into plain data (a `call_args` tree) without calling `f`."""
+    """Evaluate call-argument text into plain data (a `call_args` tree) without calling `f`,
+    with the same evaluator as `EvalJob`."""
 
     args: str
     program: str | None = None

@@ -23,7 +23,7 @@ from typing import Any
 from .config import ExecutorConfig
 from .jobs import PROBES, CallJob, CallManyJob, DeterminismJob, EvalJob, JobLike, ProbeJob, as_jobs
 from .process import SandboxProcess, SandboxStartError
-from .result import ExecResult, from_payload, infra
+from .result import ExecResult, from_payload, infra, payload_duration
 from .sandbox import framing
 from .values import trees_equal
 
@@ -184,7 +184,8 @@ class Executor:
         return determinism_verdict(first, second)
 
     def evaluate(self, expression: str, program: str | None = None) -> ExecResult:
-        """Evaluate an answer expression (in the program's namespace, if given) to a value."""
+        """Evaluate an answer expression to a value (an `EvalJob`: value constructors, and the
+        classes `program` defines, may be called in it)."""
         return self.run_batch([EvalJob(expression, program)])[0]
 
     def run_batch(self, jobs: Sequence[JobLike]) -> list[ExecResult]:
@@ -330,7 +331,8 @@ class _Dispatch:
             if broken:
                 self._fail(slot, self._tampered("unexpected frame"))
                 return
-            self._complete(slot, from_payload(payload, float(payload.get("duration_s") or 0.0)))
+            self._complete(slot, from_payload(payload, payload_duration(payload),
+                                              self.config.max_output_chars))
         if not messages and not alive:
             self._fail(slot, self._died(process))
 

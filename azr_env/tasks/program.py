@@ -120,7 +120,8 @@ def strip_top_level_calls(source: str) -> str:
         is_call = isinstance(node, ast.Expr) and not (
             isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
         )
-        is_main = isinstance(node, ast.If) and "__name__" in ast.dump(node.test)
+        is_main = isinstance(node, ast.If) and any(
+            isinstance(part, ast.Name) and part.id == "__name__" for part in ast.walk(node.test))
         if (is_call or is_main) and node.end_lineno is not None:
             drop.update(range(node.lineno, node.end_lineno + 1))
     if not drop:

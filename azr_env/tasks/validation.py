@@ -13,8 +13,10 @@ from collections.abc import Sequence
 
 from azr_env.errors import AZRConfigError
 from azr_env.executor import CallManyJob, ExecResult, Executor
+from azr_env.executor.checks import argument_limits, argument_source
 from azr_env.executor.jobs import Job
 from azr_env.executor.pool import determinism_verdict
+from azr_env.executor.sandbox import answers
 from azr_env.tasks.base import Proposal, Rejection, TaskSettings, TaskType, Validation
 
 DETERMINISM_MODES: tuple[str, ...] = ("same_process", "separate_processes")
@@ -30,10 +32,21 @@ def check_determinism_mode(mode: str) -> str:
     return mode
 
 
-def _jobs(proposal: Proposal, mode: str) -> list[Job]:
-    if mode == "same_process":
-        return [CallManyJob(proposal.program, proposal.inputs + proposal.inputs)]
-    return [CallManyJob(proposal.program, proposal.inputs)] * 2
+def _as_data_source(args: str, program: str, limits: answers.Limits) -> str:
+    """The input as data-only source text when it is plain data (as abduction answers are sent
+    to the program, `checks.argument_source`), else as written (it may use the program's names)."""
+    try:
+        return argument_source(args, program, limits)
+    except answers.AnswerRefused:
+        return args
+
+
+def _jobs(proposal: Proposal, mode: str, limits: answers.Limits) -> list[Job]:
+    """Every job calls `f` on each input twice: the same kind of job that later checks an
+    abduction answer, so the program cannot tell the two apart but by its arguments."""
+    inputs = tuple(_as_data_source(args, proposal.program, limits) for args in proposal.inputs)
+    job = CallManyJob(proposal.program, inputs + inputs)
+    return [job] if mode == "same_process" else [job, job]
 
 
 def _failure(result: ExecResult, where: str | None = None) -> Validation:
@@ -51,14 +64,14 @@ def _judge(
     for result in results:
         if not result.ok:
             return _failure(result)
+    if any(len(result.items) != 2 * n for result in results):
+        # Only a job that wrote its own result frame gets here: its own fault, not the sandbox's.
+        return Validation(False, "malformed_result", detail="the job returned a wrong number of results")
     if mode == "same_process":
         items = results[0].items
         firsts, seconds = items[:n], items[n:]
-    else:
-        firsts, seconds = results[0].items, results[1].items
-    if len(firsts) != n or len(seconds) != n:
-        return Validation(False, "infra", detail="the sandbox returned a wrong number of results",
-                          infra=True)
+    else:  # the first calls of two processes
+        firsts, seconds = results[0].items[:n], results[1].items[:n]
     outputs: list[str] = []
     encoded: list[object] = []
     for number, (first, second) in enumerate(zip(firsts, seconds, strict=True), start=1):
@@ -88,6 +101,7 @@ def validate_proposals(
     static checks, for programs that pass them by construction (the task generator's).
     """
     check_determinism_mode(determinism)
+    limits = argument_limits(executor)
     out: list[Validation | None] = []
     jobs: list[Job] = []
     spans: list[tuple[int, int]] = []
@@ -100,7 +114,7 @@ def validate_proposals(
             spans.append((0, 0))
             continue
         out.append(None)
-        new = _jobs(proposal, determinism)
+        new = _jobs(proposal, determinism, limits)
         spans.append((len(jobs), len(jobs) + len(new)))
         jobs.extend(new)
     results = executor.run_batch(jobs) if jobs else []

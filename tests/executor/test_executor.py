@@ -107,11 +107,16 @@ def test_set_order_of_strings_is_the_same_in_every_sandbox_process(executor: Exe
     assert len(values) == 1
 
 
-def test_evaluate_uses_the_program_namespace(executor: Executor) -> None:
+def test_evaluate_knows_value_constructors_and_the_program_classes_only(executor: Executor) -> None:
     program = "from fractions import Fraction\ndef f(a):\n    return Fraction(a, 2)"
     result = executor.evaluate("Fraction(1, 2)", program)
     assert result.ok and trees_equal(result.encoded, executor.run(program, "1").encoded)
-    assert executor.evaluate("Fraction(1, 2)").reason == "bad_answer"
+    assert executor.evaluate("Fraction(1, 2)").ok  # a value constructor, program or not
+    point = "class P:\n    def __init__(self, x):\n        self.x = x\n    def __repr__(self):\n" \
+            "        return f'P({self.x})'\ndef f(a):\n    return P(a)"
+    assert executor.evaluate("P(3)", point).value == "P(3)"
+    assert executor.evaluate("P(3)").reason == "not_a_value"
+    assert executor.evaluate("f(3)", point).reason == "not_a_value"
 
 
 def test_args_job_returns_plain_data_and_call_encoded_uses_it(executor: Executor) -> None:

@@ -8,10 +8,10 @@ Operations (`job["op"]`):
 - `call`: exec `program`, evaluate `args` as call arguments, return `f(*args, **kwargs)`.
 - `call_many`: the same for each of `inputs`, one item each.
 - `determinism`: `call` `repeats` times (arguments evaluated afresh each time), one item each.
-- `eval`: evaluate an answer `expression` in the program's namespace (if a program is given);
-  it must be a value, not a computation (`answers.py`).
-- `args`: evaluate answer text as call arguments and return them as data (`call_args` tree),
-  under the same rule.
+- `eval`: evaluate an answer `expression` with `answers.py`'s allowlist evaluator (never `eval`),
+  where the program's own classes (if a program is given) may be called too.
+- `args`: evaluate answer text as call arguments the same way and return them as data (a
+  `call_args` tree).
 - `call_encoded`: call `f` with arguments rebuilt from a `call_args` tree (no text evaluated).
 - `probe`: try one forbidden operation, for the executor's self-check.
 """
@@ -19,6 +19,7 @@ Operations (`job["op"]`):
 from __future__ import annotations
 
 import builtins
+import collections
 import errno
 import functools
 import os
@@ -97,7 +98,10 @@ def _eval_text(text: str, namespace: dict[str, Any], template: str, reason: str)
     # Newlines around the text keep a trailing comment in it from swallowing the closing bracket.
     source = template.format(f"\n{text}\n")
     code = _guard(reason, lambda: compile(source, "<input>", "eval"))
-    return _guard(reason, lambda: eval(code, namespace))
+    # Inputs come as source text that may name value constructors (`render.render_source`):
+    # where the program does not define such a name itself, it means the constructor.
+    names = collections.ChainMap(namespace, answers.CONSTRUCTORS)
+    return _guard(reason, lambda: eval(code, namespace, names))
 
 
 def _arguments(text: str, namespace: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -153,23 +157,38 @@ def _op_determinism(job: dict[str, Any], max_chars: int) -> Payload:
     return {"status": "ok", "items": items}
 
 
-def _not_a_value(problem: str | None) -> None:
-    if problem is not None:
-        raise _Failure({"status": "error", "reason": "not_a_value", "error": problem})
+def _answer(action: Callable[[], Any]) -> Any:
+    """Run one step of answer evaluation; a refusal ends the job with its reason."""
+    try:
+        return action()
+    except answers.AnswerRefused as refused:
+        raise _Failure({"status": "error", "reason": refused.reason,
+                        "error": str(refused)[:_MAX_ERROR_CHARS]}) from None
+
+
+def _program_classes(job: dict[str, Any], namespace: dict[str, Any]) -> dict[str, type]:
+    """The classes the program defines at its top level: the only names an answer may call
+    besides the value constructors of `answers.CONSTRUCTORS`."""
+    names = answers.program_class_names(job.get("program"))
+    return {name: namespace[name] for name in names if isinstance(namespace.get(name), type)}
 
 
 def _op_eval(job: dict[str, Any], max_chars: int) -> Payload:
     namespace = _load_program(job.get("program"))
-    _not_a_value(answers.expression_problem(job["expression"], namespace))
-    value = _eval_text(job["expression"], namespace, "({})", "bad_answer")
+    limits = answers.Limits(max_chars)
+    classes = _program_classes(job, namespace)
+    node = _answer(lambda: answers.parse_expression(job["expression"], limits))
+    value = _answer(lambda: answers.evaluate(node, limits, classes))
     return describe_value(value, max_chars)
 
 
 def _op_args(job: dict[str, Any], max_chars: int) -> Payload:
     namespace = _load_program(job.get("program"))
-    _not_a_value(answers.argument_problem(job["args"], namespace))
-    args, kwargs = _arguments(job["args"], namespace)
-    value_payload = describe_value(args, max_chars)
+    limits = answers.Limits(max_chars)
+    classes = _program_classes(job, namespace)
+    call = _answer(lambda: answers.parse_arguments(job["args"], limits))
+    args, kwargs = _answer(lambda: answers.evaluate_arguments(call, limits, classes))
+    value_payload = describe_value(tuple(args), max_chars)
     keyword_trees = [[name, describe_value(kwargs[name], max_chars)["encoded"]] for name in kwargs]
     tree = ["call_args", value_payload["encoded"][1], keyword_trees]
     if codec.contains_opaque(tree):
@@ -182,9 +201,7 @@ def _op_args(job: dict[str, Any], max_chars: int) -> Payload:
 
 def _op_call_encoded(job: dict[str, Any], max_chars: int) -> Payload:
     namespace = _load_program(job["program"])
-    tree = job["encoded_args"]
-    args = [codec.decode(node) for node in tree[1]]
-    kwargs = {name: codec.decode(node) for name, node in tree[2]}
+    args, kwargs = codec.decode_call_args(job["encoded_args"])
     result = _guard("program_error", lambda: namespace[_ENTRY](*args, **kwargs))
     return describe_value(result, max_chars)
 
