@@ -36,6 +36,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -328,11 +329,13 @@ def plot(curve: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
                 steps = np.arange(1, width + 1)
                 label = f"{group}{' (frozen)' if frozen else ''}"
                 style = "--" if frozen else "-"
-                ax.plot(steps, np.nanmean(data, axis=0), style, color=colors[group], label=label,
-                        alpha=0.6 if frozen else 1.0)
-                if not frozen and len(series) > 1:
-                    ax.fill_between(steps, np.nanmin(data, axis=0), np.nanmax(data, axis=0),
-                                    color=colors[group], alpha=0.15)
+                with warnings.catch_warnings():  # a metric a group never logs stays a gap
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    ax.plot(steps, np.nanmean(data, axis=0), style, color=colors[group],
+                            label=label, alpha=0.6 if frozen else 1.0)
+                    if not frozen and len(series) > 1:
+                        ax.fill_between(steps, np.nanmin(data, axis=0), np.nanmax(data, axis=0),
+                                        color=colors[group], alpha=0.15)
         ax.set_title(title)
         ax.set_xlabel("self-play step")
         ax.grid(alpha=0.3)
@@ -361,8 +364,6 @@ def role_series(run_curve: dict[str, dict[str, list[float]]], key: str,
 def plot_estimators(curve: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
     """One line per estimator (groups of a role averaged; mean over seeds, band: range over
     seeds), the frozen control as a dashed grey line."""
-    import warnings
-
     import matplotlib
 
     matplotlib.use("Agg")
