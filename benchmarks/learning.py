@@ -14,6 +14,17 @@ programs, compared with a frozen control?
 3. Writes OUT/results.json (every seed's values, the commit, machine, date and command),
    OUT/learning.md (the table) and OUT/learning.png (self-play curves: mean and range over seeds,
    the control dashed). Extra `key=value` arguments after `--` are config overrides for every run.
+
+Comparing estimators on this loop (`azr bench estimators --loop` runs this):
+
+    python benchmarks/learning.py --estimators "trr++,grpo:scale=false" -- selfplay.samples_per_prompt=4
+
+runs every estimator (with its options, as `estimator.name=` / `estimator.options.KEY=`
+overrides) for every seed, as runs `<estimator>-seed<k>`, plus the one frozen control; the table
+and plot then compare estimators: per-seed probe deltas, their mean with a bootstrap interval
+over items and one over seeds and items, and each estimator against the first. Without
+`--estimators` the preset's estimator runs as `seed<k>`, as before. `--report-only` rebuilds
+learning.md and learning.png from an existing OUT/results.json (no training, no model).
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,19 +60,55 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cruxeval", type=int, default=40, help="CRUXEval problems in the probe")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "learning")
     p.add_argument("--reuse", action="store_true", help="keep finished runs found under OUT/runs")
+    p.add_argument("--estimators", action="append", metavar="LIST",
+                   help="compare estimators: comma list of NAME[:KEY=VALUE...], e.g. "
+                        "'trr++,grpo:scale=false'; one run per estimator and seed")
+    p.add_argument("--report-only", action="store_true",
+                   help="only rebuild learning.md and learning.png from OUT/results.json")
     p.add_argument("overrides", nargs="*", help="config overrides for every run (key=value)")
     args = p.parse_args(argv)
     if args.steps < 1 or not args.seeds or args.parallel < 1 or args.threads < 1:
         p.error("--steps, --parallel and --threads must be >= 1 and --seeds non-empty")
+    args.estimator_specs = []
+    if args.estimators:
+        from azr_agents.benchmarking.specs import parse_specs
+        from azr_agents.errors import AZRConfigError
+
+        try:
+            args.estimator_specs = parse_specs(args.estimators)
+        except AZRConfigError as exc:
+            p.error(str(exc))
+        clash = [o for o in args.overrides if o.startswith("estimator.")]
+        if clash:
+            p.error(f"--estimators sets the estimator of each run; drop the overrides {clash}")
     return args
 
 
 # -- 1. the runs -----------------------------------------------------------------------------
 def run_specs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    specs = [{"name": f"seed{s}", "seed": s, "frozen": False} for s in args.seeds]
+    """The runs to train: one per seed (per estimator and seed with --estimators), then the
+    frozen control, which is one run whatever the estimators (with lr=0 none of them acts)."""
+    specs: list[dict[str, Any]] = [{"name": f"seed{s}", "seed": s, "frozen": False}
+                                   for s in args.seeds]
+    if args.estimator_specs:
+        specs = [{"name": f"{e.slug}-seed{s}", "seed": s, "frozen": False, "estimator": e.label,
+                  "overrides": e.overrides()} for e in args.estimator_specs for s in args.seeds]
     if not args.no_control:
         specs.append({"name": f"frozen-seed{args.seeds[0]}", "seed": args.seeds[0], "frozen": True})
     return specs
+
+
+def train_command(spec: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """The `azr train` command of one run: the preset, its seed, the user's overrides, then the
+    run's estimator (or lr=0 for the control), last so that they win."""
+    command = [sys.executable, "-m", "azr_agents.cli", "train", "--preset", PRESET,
+               "--steps", str(args.steps), "--run-dir", str(args.out / "runs" / spec["name"]),
+               f"run.seed={spec['seed']}", f"policy.seed={spec['seed']}", "run.probe_every=0",
+               f"run.checkpoint_every={args.steps}", f"policy.num_threads={args.threads}",
+               *args.overrides, *spec.get("overrides", [])]
+    if spec["frozen"]:
+        command.append("optim.lr=0")
+    return command
 
 
 def train(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -68,12 +116,7 @@ def train(spec: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     final = run_dir / "checkpoints" / f"step-{args.steps:06d}"
     if args.reuse and final.exists():
         return {**spec, "run_dir": str(run_dir), "seconds": None, "reused": True}
-    command = [sys.executable, "-m", "azr_agents.cli", "train", "--preset", PRESET,
-               "--steps", str(args.steps), "--run-dir", str(run_dir),
-               f"run.seed={spec['seed']}", f"policy.seed={spec['seed']}", "run.probe_every=0", f"run.checkpoint_every={args.steps}",
-               f"policy.num_threads={args.threads}", *args.overrides]
-    if spec["frozen"]:
-        command.append("optim.lr=0")
+    command = train_command(spec, args)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with (args.out / "runs" / f"{spec['name']}.log").open("w") as log:
@@ -121,25 +164,57 @@ def probe_all(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     return {"items": items, "scores": scores}
 
 
-def summarise(probe: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, Any]:
-    from azr_agents.benchmarking.heldout import bootstrap_interval
+def estimator_groups(runs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The trained runs by estimator label, in run order; {} for a run without --estimators
+    (its runs, and those of results.json files written before --estimators, have no label)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        if not run["frozen"] and run.get("estimator"):
+            groups.setdefault(run["estimator"], []).append(run)
+    return groups
 
-    items, scores = probe["items"], probe["scores"]
-    suites = np.array([it.suite for it in items])
-    base = scores["base"]
+
+def summarise(scores: dict[str, np.ndarray], suites: list[str],
+              runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per suite: the base accuracy and, per run, accuracy after and the paired delta with its
+    item-bootstrap interval. One estimator: `seeds_mean` pools the seeds. Several: `estimators`
+    holds, per estimator, the pooled delta, an item-bootstrap and a seed-and-item-bootstrap
+    interval, the per-seed deltas, and (after the first) the paired difference to the first."""
+    from azr_agents.benchmarking.heldout import bootstrap_interval, seed_item_bootstrap
+
+    suite_of = np.asarray(suites)
+    base = np.asarray(scores["base"], float)
     trained = [r for r in runs if not r["frozen"]]
+    groups = estimator_groups(runs)
     rows: dict[str, Any] = {}
     for suite in ("all", *SUITES):
-        pick = np.ones(len(items), bool) if suite == "all" else suites == suite
+        pick = np.ones(len(suite_of), bool) if suite == "all" else suite_of == suite
         row: dict[str, Any] = {"items": int(pick.sum()), "base": float(base[pick].mean())}
         for run in runs:
-            after = scores[run["name"]][pick]
+            after = np.asarray(scores[run["name"]], float)[pick]
             mean, low, high = bootstrap_interval(after - base[pick])
             row[run["name"]] = {"after": float(after.mean()), "delta": mean, "ci95": [low, high]}
-        if trained:
-            pooled = np.mean([scores[r["name"]][pick] for r in trained], axis=0)
+        if trained and not groups:
+            pooled = np.mean([scores[r["name"]] for r in trained], axis=0)[pick]
             mean, low, high = bootstrap_interval(pooled - base[pick])
             row["seeds_mean"] = {"after": float(pooled.mean()), "delta": mean, "ci95": [low, high]}
+        pooled_by: dict[str, np.ndarray] = {}
+        for label, members in groups.items():
+            afters = np.asarray([scores[r["name"]] for r in members], float)[:, pick]
+            pooled_by[label] = afters.mean(axis=0)
+            mean, low, high = bootstrap_interval(pooled_by[label] - base[pick])
+            _, seed_low, seed_high = seed_item_bootstrap(afters - base[pick])
+            seed_deltas = (afters - base[pick]).mean(axis=1)
+            entry = {"after": float(afters.mean()), "delta": mean, "ci95": [low, high],
+                     "ci95_seeds_items": [seed_low, seed_high],
+                     "seeds": [r["seed"] for r in members],
+                     "seed_deltas": [float(d) for d in seed_deltas],
+                     "seed_sd": float(seed_deltas.std(ddof=1)) if len(members) > 1 else 0.0}
+            first = next(iter(pooled_by))
+            if label != first:
+                mean, low, high = bootstrap_interval(pooled_by[label] - pooled_by[first])
+                entry["vs_first"] = {"against": first, "delta": mean, "ci95": [low, high]}
+            row.setdefault("estimators", {})[label] = entry
         rows[suite] = row
     return rows
 
@@ -157,22 +232,52 @@ def curves(run_dir: Path) -> dict[str, dict[str, list[float]]]:
     return out
 
 
-def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], curve: dict[str, Any],
-             meta: dict[str, Any]) -> str:
+def _interval(entry: dict[str, Any], key: str = "ci95") -> str:
+    return f"{entry['delta']:+.3f} [{entry[key][0]:+.3f}, {entry[key][1]:+.3f}]"
+
+
+def _table_by_run(summary: dict[str, Any], runs: list[dict[str, Any]]) -> list[str]:
+    """One estimator: a column per seed and the mean of seeds (the layout before --estimators)."""
     names = [r["name"] for r in runs if not r["frozen"]]
-    lines = [f"# azr bench learning ({meta['date']}, commit {meta['commit']})", "",
-             f"`{meta['command']}` on {meta['machine']}; {meta['steps']} steps per run.", "",
-             "## Held-out probe: greedy accuracy, after - before (95% bootstrap interval)", "",
+    lines = ["## Held-out probe: greedy accuracy, after - before (95% bootstrap interval)", "",
              "| suite | items | base | " + " | ".join(names) + " | mean of seeds |",
              "|---|---|---|" + "---|" * (len(names) + 1)]
     for suite, row in summary.items():
-        cells = [f"{row[n]['after']:.3f} ({row[n]['delta']:+.3f} [{row[n]['ci95'][0]:+.3f}, "
-                 f"{row[n]['ci95'][1]:+.3f}])" for n in names]
+        cells = [f"{row[n]['after']:.3f} ({_interval(row[n])})" for n in names]
         pooled = row.get("seeds_mean")
-        tail = (f"{pooled['after']:.3f} ({pooled['delta']:+.3f} [{pooled['ci95'][0]:+.3f}, "
-                f"{pooled['ci95'][1]:+.3f}])") if pooled else "-"
+        tail = f"{pooled['after']:.3f} ({_interval(pooled)})" if pooled else "-"
         lines.append(f"| {suite} | {row['items']} | {row['base']:.3f} | " + " | ".join(cells)
                      + f" | {tail} |")
+    return lines
+
+
+def _table_by_estimator(summary: dict[str, Any]) -> list[str]:
+    """Several estimators: a row per suite and estimator, with the spread over seeds."""
+    labels = list(summary["all"]["estimators"])
+    lines = ["## Held-out probe by estimator: greedy accuracy after training, after - before", "",
+             "Delta: mean over seeds of the paired per-item difference with the base model; "
+             "`items`: 95% bootstrap interval resampling items; `seeds x items`: resampling seeds "
+             f"and items (counts seed-to-seed spread); `vs {labels[0]}`: paired difference of "
+             "the seed-mean accuracies, items resampled.", "",
+             f"| suite | estimator | base | after | delta [items] | [seeds x items] | "
+             f"per-seed deltas (sd) | vs {labels[0]} |", "|---|---|---|---|---|---|---|---|"]
+    for suite, row in summary.items():
+        for label, entry in row["estimators"].items():
+            seeds = ", ".join(f"{d:+.3f}" for d in entry["seed_deltas"])
+            versus = _interval(entry["vs_first"]) if "vs_first" in entry else "-"
+            lines.append(f"| {suite} ({row['items']}) | {label} | {row['base']:.3f} | "
+                         f"{entry['after']:.3f} | {_interval(entry)} | "
+                         f"[{entry['ci95_seeds_items'][0]:+.3f}, {entry['ci95_seeds_items'][1]:+.3f}] "
+                         f"| {seeds} ({entry['seed_sd']:.3f}) | {versus} |")
+    return lines
+
+
+def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], curve: dict[str, Any],
+             meta: dict[str, Any]) -> str:
+    lines = [f"# azr bench learning ({meta['date']}, commit {meta['commit']})", "",
+             f"`{meta['command']}` on {meta['machine']}; {meta['steps']} steps per run.", ""]
+    by_estimator = "estimators" in summary["all"]
+    lines += _table_by_estimator(summary) if by_estimator else _table_by_run(summary, runs)
     lines += ["", "The frozen control (lr=0) keeps the base model's weights"
               + (" (checked bit for bit)" if all(r.get("weights_unchanged") for r in runs if r["frozen"])
                  else "") + ", so its probe score is the base score.", "",
@@ -193,18 +298,25 @@ def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], curve: dict[st
     return "\n".join(lines)
 
 
+PANELS = [("valid", "valid-proposal rate", "propose"), ("accuracy", "solve rate", "solve"),
+          ("reward", "mean reward", None), ("reward_std", "reward std (TRR++ signal)", None)]
+
+
 def plot(curve: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
+    """One line per (task type, role) group, mean over seeds with its range; the control dashed.
+    With several estimators, `plot_estimators` instead."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("valid", "valid-proposal rate", "propose"), ("accuracy", "solve rate", "solve"),
-              ("reward", "mean reward", None), ("reward_std", "reward std (TRR++ signal)", None)]
+    if estimator_groups(runs):
+        plot_estimators(curve, runs, path)
+        return
     groups = sorted({g for r in runs for g in curve[r["name"]]})
     fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), sharex=True)
     colors = dict(zip(groups, plt.get_cmap("tab10").colors, strict=False))
-    for ax, (key, title, role) in zip(axes.flat, panels, strict=True):
+    for ax, (key, title, role) in zip(axes.flat, PANELS, strict=True):
         for group in groups:
             if role and not group.endswith(role):
                 continue
@@ -218,17 +330,74 @@ def plot(curve: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
                 steps = np.arange(1, width + 1)
                 label = f"{group}{' (frozen)' if frozen else ''}"
                 style = "--" if frozen else "-"
-                ax.plot(steps, np.nanmean(data, axis=0), style, color=colors[group], label=label,
-                        alpha=0.6 if frozen else 1.0)
-                if not frozen and len(series) > 1:
-                    ax.fill_between(steps, np.nanmin(data, axis=0), np.nanmax(data, axis=0),
-                                    color=colors[group], alpha=0.15)
+                with warnings.catch_warnings():  # a metric a group never logs stays a gap
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    ax.plot(steps, np.nanmean(data, axis=0), style, color=colors[group],
+                            label=label, alpha=0.6 if frozen else 1.0)
+                    if not frozen and len(series) > 1:
+                        ax.fill_between(steps, np.nanmin(data, axis=0), np.nanmax(data, axis=0),
+                                        color=colors[group], alpha=0.15)
         ax.set_title(title)
         ax.set_xlabel("self-play step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("azr bench learning: cpu-learn self-play (line: mean over seeds, band: range; "
                  "dashed: frozen control)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def role_series(run_curve: dict[str, dict[str, list[float]]], key: str,
+                role: str | None) -> np.ndarray:
+    """One run's `key` by step, averaged over the groups of `role` (all groups if None)."""
+    series = [values[key] for group, values in run_curve.items()
+              if role is None or group.endswith(role)]
+    if not series:
+        return np.full(0, np.nan)
+    width = min(len(s) for s in series)
+    data = np.asarray([s[:width] for s in series], float)
+    if np.all(np.isnan(data)):
+        return np.full(width, np.nan)
+    return np.asarray(np.nanmean(data, axis=0))
+
+
+def plot_estimators(curve: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
+    """One line per estimator (groups of a role averaged; mean over seeds, band: range over
+    seeds), the frozen control as a dashed grey line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = estimator_groups(runs)
+    lines = {**groups, "frozen control": [r for r in runs if r["frozen"]]}
+    colors = dict(zip(groups, plt.get_cmap("tab10").colors, strict=False))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), sharex=True)
+    for ax, (key, title, role) in zip(axes.flat, PANELS, strict=True):
+        for label, members in lines.items():
+            series = [role_series(curve[r["name"]], key, role) for r in members]
+            series = [s for s in series if s.size]
+            if not series:
+                continue
+            width = min(s.size for s in series)
+            data = np.asarray([s[:width] for s in series], float)
+            steps = np.arange(1, width + 1)
+            frozen = label == "frozen control"
+            color = "grey" if frozen else colors[label]
+            with warnings.catch_warnings():  # an all-NaN step (a metric not logged) stays a gap
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ax.plot(steps, np.nanmean(data, axis=0), "--" if frozen else "-", color=color,
+                        label=label, alpha=0.7 if frozen else 1.0)
+                if not frozen and len(series) > 1:
+                    ax.fill_between(steps, np.nanmin(data, axis=0), np.nanmax(data, axis=0),
+                                    color=color, alpha=0.15)
+        ax.set_title(title + ("" if role else " (all groups)"))
+        ax.set_xlabel("self-play step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("azr bench learning by estimator: cpu-learn self-play (line: mean over seeds, "
+                 "band: range over seeds; dashed: frozen control)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -243,28 +412,60 @@ def meta(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             "seeds": args.seeds, "threads": args.threads, "parallel": args.parallel}
 
 
+def report(record: dict[str, Any], out: Path) -> str:
+    """Write OUT/learning.md and OUT/learning.png from a results record (fresh, or read back
+    from results.json: only its runs, curves, probe_scores and probe_suites are needed)."""
+    runs, curve = record["runs"], record["curves"]
+    scores = {k: np.asarray(v, float) for k, v in record["probe_scores"].items()}
+    summary = summarise(scores, record["probe_suites"], runs)
+    table = markdown(summary, runs, curve, record)
+    (out / "learning.md").write_text(table)
+    plot(curve, runs, out / "learning.png")
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.report_only:
+        if not (args.out / "results.json").is_file():
+            print(f"--report-only: no {args.out / 'results.json'}; give --out the folder of a "
+                  "finished benchmark", file=sys.stderr)
+            return 2
+        table = report(json.loads((args.out / "results.json").read_text()), args.out)
+        print(table)
+        print(f"wrote {args.out / 'learning.md'} and learning.png from results.json")
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     info = meta(args, argv)
     specs = run_specs(args)
+    if args.estimator_specs:
+        info["estimators"] = [e.label for e in args.estimator_specs]
+        warn_single_sample(args)
     print(f"training {len(specs)} runs of {args.steps} steps, {args.parallel} at a time ...")
     with ThreadPoolExecutor(args.parallel) as pool:
         runs = list(pool.map(lambda s: train(s, args), specs))
     probe = probe_all(runs, args)
-    summary = summarise(probe, runs)
-    curve = {r["name"]: curves(Path(r["run_dir"])) for r in runs}
-    record = {**info, "runs": runs, "probe": summary, "curves": curve,
+    suites = [it.suite for it in probe["items"]]
+    record = {**info, "runs": runs, "probe": summarise(probe["scores"], suites, runs),
+              "curves": {r["name"]: curves(Path(r["run_dir"])) for r in runs},
               "probe_scores": {k: v.tolist() for k, v in probe["scores"].items()},
-              "probe_suites": [it.suite for it in probe["items"]]}
+              "probe_suites": suites}
     (args.out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
-    table = markdown(summary, runs, curve, info)
-    (args.out / "learning.md").write_text(table)
-    plot(curve, runs, args.out / "learning.png")
-    print(table)
+    print(report(record, args.out))
     print(f"wrote {args.out / 'results.json'}, learning.md and learning.png")
     return 0
+
+
+def warn_single_sample(args: argparse.Namespace) -> None:
+    """grpo and rloo compare the samples of one prompt: with one sample per prompt they give 0."""
+    from azr_agents.config import load_config
+
+    per_prompt = {"grpo", "rloo"} & {e.name for e in args.estimator_specs}
+    if per_prompt and load_config(PRESET, list(args.overrides)).selfplay.samples_per_prompt < 2:
+        print(f"warning: {', '.join(sorted(per_prompt))} need selfplay.samples_per_prompt >= 2 "
+              "(one sample per prompt gives them zero advantages); add e.g. "
+              "`-- selfplay.samples_per_prompt=4`", file=sys.stderr)
 
 
 if __name__ == "__main__":

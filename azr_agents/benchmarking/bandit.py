@@ -10,7 +10,10 @@ takes a REINFORCE step on the logits: `logits[p] += lr * A * (onehot(choice) - s
 averaged per group. Every estimator sees the same seeds, so differences come from the estimator.
 
 A new estimator registered with `@azr_agents.estimators.register` appears here with no other
-change (`azr bench estimators --import my_module`).
+change (`azr bench estimators --import my_module`). An estimator can be given options
+(`EstimatorSpec("grpo", {"scale": False})`, written `grpo:scale=false`) and its own step size.
+Results keep every seed's values; the spread over seeds is a Student-t 95% interval of the mean
+(seeds are few, 3 by default, too few for a bootstrap over seeds to mean much).
 """
 
 from __future__ import annotations
@@ -23,6 +26,24 @@ from typing import Any
 import numpy as np
 
 from azr_agents.benchmarking.menu import MENU, Group, MenuTask
+from azr_agents.benchmarking.specs import EstimatorSpec
+
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16,
+        2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056,
+        2.052, 2.048, 2.045, 2.042)
+"""Student-t 0.975 quantiles for 1..30 degrees of freedom (beyond 30, 1.96 is within 4%)."""
+
+
+def t_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """Mean and two-sided 95% Student-t interval of the mean; with one value the interval is the
+    value itself (no spread can be estimated from one seed)."""
+    data = np.asarray(values, float)
+    mean = float(data.mean())
+    if data.size < 2:
+        return mean, mean, mean
+    t = T975[data.size - 2] if data.size - 1 <= len(T975) else 1.96
+    half = t * float(data.std(ddof=1)) / np.sqrt(data.size)
+    return mean, mean - half, mean + half
 
 
 @dataclass
@@ -92,21 +113,22 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 class BanditRun:
     """One estimator on one seed: expected reward per group after each step, advantage stats."""
 
-    estimator: str
+    estimator: str  # the spec's label: name plus options
     seed: int
     curves: np.ndarray  # [steps + 1, groups]: expected reward under the policy
     advantage_var: float
     seconds: float
 
 
-def run_bandit(estimator_name: str, table: RewardTable, *, steps: int, seed: int,
+def run_bandit(estimator: str | EstimatorSpec, table: RewardTable, *, steps: int, seed: int,
                batch: int = 8, lr: float = 0.1) -> BanditRun:
-    """Train the tabular policy for `steps` with the estimator `estimator_name`."""
+    """Train the tabular policy for `steps` with `estimator` (a name, or a name and options)."""
     import torch
 
     from azr_agents.estimators import AdvantageInput, get
 
-    estimator = get(estimator_name)  # a fresh instance: stateful estimators start clean
+    spec = estimator if isinstance(estimator, EstimatorSpec) else EstimatorSpec(estimator)
+    advantages = get(spec.name, **spec.options)  # a fresh instance: stateful ones start clean
     rng = np.random.default_rng(seed)
     logits = [[np.zeros(len(r)) for r in group] for group in table.rewards]
 
@@ -130,7 +152,7 @@ def run_bandit(estimator_name: str, table: RewardTable, *, steps: int, seed: int
             mask[i, :n] = 1.0
         inp = AdvantageInput(rewards, mask, groups=[table.groups[g] for g, _, _ in picks],
                              prompt_ids=[(g, t) for g, t, _ in picks])
-        adv = ((estimator(inp) * mask).sum(1) / mask.sum(1)).numpy()
+        adv = ((advantages(inp) * mask).sum(1) / mask.sum(1)).numpy()
         variances.append(float(adv.var()))
         for (g, t, c), a in zip(picks, adv, strict=True):
             probs = _softmax(logits[g][t])
@@ -138,26 +160,38 @@ def run_bandit(estimator_name: str, table: RewardTable, *, steps: int, seed: int
             step[c] += 1.0
             logits[g][t] += lr * float(a) * step / batch
         curves.append(expected())
-    return BanditRun(estimator_name, seed, np.array(curves), float(np.mean(variances or [0.0])),
+    return BanditRun(spec.label, seed, np.array(curves), float(np.mean(variances or [0.0])),
                      time.perf_counter() - start)
 
 
 def summarize(runs: Sequence[BanditRun], groups: Sequence[Group]) -> list[dict[str, Any]]:
-    """One row per estimator, averaged over seeds: final expected reward per group and overall,
-    mean advantage variance, wall time, and the mean curve (for the plot)."""
+    """One row per estimator: the mean over seeds of the final expected reward per group and
+    overall (with `final_mean_reward_ci95`, a t-interval over seeds), mean advantage variance,
+    wall time, the mean curve (for the plot), and `per_seed`: each seed's own final values."""
     rows = []
     for name in dict.fromkeys(r.estimator for r in runs):
         mine = [r for r in runs if r.estimator == name]
         curve = np.mean([r.curves for r in mine], axis=0)
+        keys = [f"{t}/{role}" for t, role in groups]
+        finals = np.array([r.curves[-1] for r in mine])  # [seeds, groups]
+        _, low, high = t_interval(finals.mean(axis=1))
         rows.append({
             "estimator": name,
             "seeds": [r.seed for r in mine],
-            "final_reward": {f"{t}/{role}": round(float(v), 4)
-                             for (t, role), v in zip(groups, curve[-1], strict=True)},
+            "final_reward": {k: round(float(v), 4) for k, v in zip(keys, curve[-1], strict=True)},
+            "final_reward_ci95": {k: [round(v, 4) for v in t_interval(finals[:, i])[1:]]
+                                  for i, k in enumerate(keys)},
             "final_mean_reward": round(float(curve[-1].mean()), 4),
+            "final_mean_reward_ci95": [round(low, 4), round(high, 4)],
             "initial_mean_reward": round(float(curve[0].mean()), 4),
             "advantage_var": round(float(np.mean([r.advantage_var for r in mine])), 4),
             "seconds": round(float(sum(r.seconds for r in mine)), 3),
+            "per_seed": [{"seed": r.seed,
+                          "final_mean_reward": round(float(r.curves[-1].mean()), 4),
+                          "final_reward": {k: round(float(v), 4)
+                                           for k, v in zip(keys, r.curves[-1], strict=True)},
+                          "advantage_var": round(r.advantage_var, 4),
+                          "seconds": round(r.seconds, 3)} for r in mine],
             "curve": [round(float(v), 4) for v in curve.mean(axis=1)],
             "group_curves": curve.round(4).tolist(),
         })
@@ -190,10 +224,17 @@ def plot_curves(rows: Sequence[Mapping[str, Any]], groups: Sequence[Group], path
     plt.close(fig)
 
 
-def bench_estimators(names: Sequence[str], *, steps: int, seeds: Sequence[int], batch: int = 8,
-                     lr: float = 0.1, table: RewardTable | None = None) -> tuple[list[dict[str, Any]], RewardTable]:
-    """Run every estimator in `names` on every seed; rows as in `summarize`."""
+def bench_estimators(estimators: Sequence[str | EstimatorSpec], *, steps: int,
+                     seeds: Sequence[int], batch: int = 8, lr: float | Mapping[str, float] = 0.1,
+                     table: RewardTable | None = None) -> tuple[list[dict[str, Any]], RewardTable]:
+    """Run every estimator on every seed; rows as in `summarize`, each with its `lr` and
+    `options`. `lr` is one step size for all, or one per spec label (missing labels get 0.1)."""
     table = table or reward_table()
-    runs = [run_bandit(name, table, steps=steps, seed=seed, batch=batch, lr=lr)
-            for name in names for seed in seeds]
-    return summarize(runs, table.groups), table
+    specs = [e if isinstance(e, EstimatorSpec) else EstimatorSpec(e) for e in estimators]
+    lrs = {s.label: lr if isinstance(lr, float | int) else lr.get(s.label, 0.1) for s in specs}
+    runs = [run_bandit(spec, table, steps=steps, seed=seed, batch=batch, lr=float(lrs[spec.label]))
+            for spec in specs for seed in seeds]
+    rows = summarize(runs, table.groups)
+    for spec, row in zip(specs, rows, strict=True):
+        row.update(lr=float(lrs[spec.label]), options=dict(spec.options))
+    return rows, table
