@@ -41,7 +41,9 @@ def test_score_is_one_batch_per_task_type(executor: Executor, monkeypatch: pytes
     monkeypatch.setattr(executor, "run_batch", lambda jobs: calls.append(len(jobs)) or real(jobs))
     with Scorer(executor=executor) as scorer:
         assert scorer.score(rows, completions) == [1.0] * 16
-    assert calls == [8, 8]
+    # Plain-value deduction answers are judged in the trusted process (no sandbox job at all);
+    # the 8 induction programs go to the sandbox in one batch.
+    assert [c for c in calls if c] == [8]
 
 
 def test_judge_gives_each_answer_its_reason(executor: Executor) -> None:
