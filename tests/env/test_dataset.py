@@ -105,4 +105,6 @@ def test_equal_answers_to_one_task_are_judged_once(executor: Executor,
         got = scorer.judge([row] * len(group), group)
     assert [j.reason for j in got] == ["correct", "correct", got[2].reason, "no_answer",
                                        "completion_too_long"]
-    assert calls == [2, 2]  # abduction: evaluate the input, then call f: two distinct answers
+    # abduction: each distinct input (two here) is read in the trusted process, then one batch
+    # of two sandbox jobs calls f on them
+    assert [c for c in calls if c] == [2]
