@@ -173,13 +173,18 @@ def test_forged_frames_never_count_as_another_value(hostile_executor: Executor) 
            "        except OSError: pass\n    return 'real'"
     status, value = run(hostile_executor, junk)
     assert status == "forbidden" and value is None
-    without_nonce = (
-        "import os, json\ndef f(a):\n    body = json.dumps({'status': 'ok', 'value': 'FORGED'}).encode()\n"
+    # A whole frame written by the job is the job's own claim, no more than returning the value:
+    # it never reaches another job's result.
+    forged = (
+        "import os, json\ndef f(a):\n    body = json.dumps({'status': 'ok', 'value': 'FORGED', "
+        "'encoded': ['str', 'FORGED']}).encode()\n"
         "    for fd in range(3, 20):\n        try: os.write(fd, b'AZR1' + len(body).to_bytes(4, 'big') + body)\n"
         "        except OSError: pass\n    os._exit(0)"
     )
-    status, value = run(hostile_executor, without_nonce)
-    assert status == "forbidden" and value != "FORGED"
+    results = hostile_executor.run_batch([(PLAIN[0], PLAIN[1]), (forged, "0"), (PLAIN[0], PLAIN[1])] * 2)
+    assert [r.value for r in results[::3] + results[2::3]] == [PLAIN[2]] * 4
+    assert all(r.value in (None, "FORGED") for r in results[1::3])
+    assert_pool_alive(hostile_executor)
 
 
 def test_state_does_not_leak_between_jobs() -> None:
