@@ -11,9 +11,10 @@ from azr_env.errors import AZRConfigError
 Isolation = Literal["job", "worker"]
 
 DEFAULT_PRELOAD = [
-    # What AZR-style programs import. A sandbox process drops root before it runs anything, and
-    # may then be unable to read the Python install (e.g. one under /root), so these are imported
-    # while it still can; anything else a program imports must be readable by the sandbox uid.
+    # What AZR-style programs import, imported once by the template so that no job pays for it.
+    # Any other standard-library module loads on demand from the sandbox's private root. Without
+    # a private root (no mount namespace) a sandbox uid may be unable to read the Python install
+    # (e.g. one under /root): then only preloaded modules can be imported.
     "abc", "array", "bisect", "cmath", "collections", "collections.abc", "copy", "dataclasses",
     "decimal", "enum", "fractions", "functools", "heapq", "itertools", "json", "math",
     "numbers", "operator", "re", "statistics", "string", "textwrap", "typing", "unicodedata",
