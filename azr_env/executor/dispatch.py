@@ -36,7 +36,8 @@ FORK_PATIENCE_S = 2.0
 """How long a job waits for a spare while its template reports that fork fails, before the job
 is given up as `infra` (RLIMIT_NPROC may refuse a fork until the last job process is reaped)."""
 TEMPLATE_PATIENCE_S = 10.0
-"""How long the trusted side waits on a template (a spare, an exit report) before replacing it."""
+"""How long a job waits for a spare from a template that reports nothing before the template is
+replaced."""
 WORKER_MODE_GRACE_S = 0.05
 PIPE_BUDGET_BYTES = 48 * 1024
 
@@ -163,9 +164,7 @@ class JobDispatch:
         for slot, job in self.running.items():
             if job.eof_at is None:
                 readers[job.spare.result_fd] = ("result", slot)
-                wake.append(job.started + self.config.timeout_s)
-            else:
-                wake.append(job.eof_at + TEMPLATE_PATIENCE_S)
+            wake.append(job.started + self.config.timeout_s)
         for slot in (*self.running, *self.waiting_since):
             control = self.executor._process(slot).control
             if control is not None:
@@ -215,10 +214,9 @@ class JobDispatch:
             self._finish(slot, ended_without_result(job.exit_status, job.reader.pending))
         elif process.control_lost:
             self._lose(slot, "the sandbox template died")
-        elif job.eof_at is None and time.monotonic() >= job.started + self.config.timeout_s:
+        elif time.monotonic() >= job.started + self.config.timeout_s:
+            # Still running, or ended its output but not itself: either way the job's own doing.
             self._finish(slot, ExecResult("timeout", reason="time_limit", error="wall-clock limit exceeded"))
-        elif job.eof_at is not None and time.monotonic() > job.eof_at + TEMPLATE_PATIENCE_S:
-            self._lose(slot, "the sandbox template did not report how a job process ended")
 
     def _finish(self, slot: int, result: ExecResult) -> None:
         job = self.running.pop(slot)

@@ -57,6 +57,7 @@ SELF_HARM = {
     "sigstop_self": "import os\ndef f(a):\n    os.kill(os.getpid(), 19)",
     "exit_70": "import os\ndef f(a):\n    os._exit(70)",
     "close_result_fd": "import os\ndef f(a):\n    os.closerange(3, 64)\n    return 1",
+    "close_result_fd_then_sleep": "import os, time\ndef f(a):\n    os.closerange(3, 64)\n    time.sleep(30)",
     "raise_system_exit": "def f(a):\n    raise SystemExit(3)",
     "kill_template": "import os\ndef f(a):\n    os.kill(1, 9)",
     "deep_return_value": "def f(a):\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x",
