@@ -1,7 +1,7 @@
 """Executor throughput and latency against the designs it replaces, measured in one run.
 
 Compared on the same trivial program, on this machine, in this process:
-- `azr job`: the default `Executor` (a fresh sandboxed process per job, forked from a zygote);
+- `azr job`: the default `Executor` (a fresh sandboxed process per job, forked from a template);
 - `azr worker`: `Executor(isolation="worker")` (jobs share sandboxed processes);
 - `AZR-style`: the reference's design, a persistent pebble process pool that `exec`s each program
   with an alarm timeout, unsandboxed;

@@ -39,8 +39,9 @@ def hostile_executor(sandbox_report: dict[str, object]) -> Iterator[Executor]:
 
 @pytest.fixture()
 def canary_dir() -> Iterator[Path]:
-    """A world-writable folder outside /tmp (the sandbox sees its own empty /tmp), holding a
-    world-writable file: only the seccomp filter stands between a program and changing them."""
+    """A world-writable folder holding a world-writable file. The sandbox's private root does
+    not even contain it; the cases still require `forbidden`, the filter's EPERM, which comes
+    before any path lookup, so they check the filter."""
     path = Path(tempfile.mkdtemp(prefix="azr-canary-", dir="/var/tmp"))
     path.chmod(0o777)
     canary = path / "canary.txt"

@@ -199,7 +199,7 @@ def test_state_does_not_leak_between_jobs() -> None:
         "def f(a):\n    return (len([1]), builtins.print is None, math.pi == 3, hasattr(sys, 'azr_counter'),"
         " collections.Counter is dict)"
     )
-    with Executor(workers=1, timeout_s=2.0) as ex:  # one zygote: every job comes from the same one
+    with Executor(workers=1, timeout_s=2.0) as ex:  # one template: every job comes from the same one
         ex.run(poison, "0")  # whatever it breaks, it breaks only in its own process
         assert ex.run(probe, "0").value == "(1, False, False, False, False)"
 
@@ -221,14 +221,14 @@ def test_many_hostile_jobs_in_one_batch_keep_order(hostile_executor: Executor) -
 
 def test_no_sandbox_process_outlives_its_executor() -> None:
     with Executor(workers=2, timeout_s=0.5) as ex:
-        zygotes = [p.proc.pid for p in ex._processes if p is not None]
+        launchers = [p.proc.pid for p in ex._processes if p is not None]
         assert ex.run("def f(a):\n    while True: pass", "0").status == "timeout"
         uids = {ex.uid_base + slot for slot in range(2)}
     give_up = time.monotonic() + 2.0
     while (leftovers := _pids_of(uids)) and time.monotonic() < give_up:
         time.sleep(0.05)
     assert leftovers == [], f"sandbox processes still alive: {leftovers}"
-    assert not any(Path(f"/proc/{pid}").exists() for pid in zygotes)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in launchers)
 
 
 def _pids_of(uids: set[int]) -> list[int]:

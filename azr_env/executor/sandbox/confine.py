@@ -4,7 +4,7 @@
    network, IPC, UTS and mount namespaces, and a private read-only root.
 2. `set_process_limits`: rlimits that hold for the whole sandbox process tree.
 3. `drop_privileges`: root becomes an unprivileged uid/gid (RLIMIT_NPROC does not bind root).
-4. `base_filter`: a seccomp filter for the process (zygote or worker): no exec, sockets, ptrace,
+4. `base_filter`: a seccomp filter for the process (template or worker): no exec, sockets, ptrace,
    mounts, privilege changes, file creation or writes, SysV and POSIX IPC, kernel-wide operations.
 5. `JobFilter` + `set_job_limits`: in each job process, no new processes or threads, no signals
    to anyone but itself, no rlimit changes; memory and CPU caps.
@@ -103,7 +103,7 @@ def _add(flt: Any, seccomp: Any, name: str, *args: Any) -> bool:
 
 
 def base_filter() -> Any:
-    """The process-wide seccomp filter (a zygote still needs fork, wait and kill for its jobs)."""
+    """The process-wide seccomp filter (a template still needs fork, wait and kill for its jobs)."""
     import pyseccomp as seccomp
 
     flt = seccomp.SyscallFilter(seccomp.ALLOW)
@@ -144,7 +144,7 @@ class JobFilter:
 
     No new processes or threads, no signals to anyone but the job itself, no rlimit changes.
     libseccomp takes most of a millisecond to compile a filter, longer than the job itself, so
-    the zygote compiles it once with a placeholder pid, and each job process writes its own pid
+    the template compiles it once with a placeholder pid, and each job process writes its own pid
     into the BPF program and loads it with one prctl.
     """
 
@@ -176,7 +176,7 @@ class JobFilter:
 
 
 def die_with_parent() -> None:
-    """Have the kernel kill this process when its parent (the zygote) dies, so no job outlives
+    """Have the kernel kill this process when its parent (the template) dies, so no job outlives
     the pool."""
     _syscall_ok(_libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
 

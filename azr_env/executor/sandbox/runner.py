@@ -1,8 +1,8 @@
 """What a sandboxed process does with one job: run model-written code and describe the outcome.
 
 Runs only inside a confined process. Every operation returns a plain dict payload
-(`status`, `value`, `error`, `reason`, `encoded`, `items`) that `zygote.py` frames back to the
-trusted side. The payload carries values as `codec` trees, never as text to be evaluated.
+(`status`, `value`, `error`, `reason`, `encoded`, `items`) that the job process (`template.py`)
+or the worker (`zygote.py`) frames back to the trusted side. The payload carries values as `codec` trees, never as text to be evaluated.
 
 Operations (`job["op"]`):
 - `call`: exec `program`, evaluate `args` as call arguments, return `f(*args, **kwargs)`.
