@@ -144,10 +144,10 @@ def _make_target(root: str, path: str, is_dir: bool) -> str:
     return target
 
 
-def build_root(extra_paths: list[str]) -> tuple[list[str], dict[str, str]]:
+def build_root() -> tuple[list[str], dict[str, str]]:
     """Pivot into a fresh read-only root: (what it provides, {part: why it is missing})."""
     global ROOT_ENTRIES
-    wanted = [*interpreter_paths(), *extra_paths, *SYSTEM_PATHS]
+    wanted = [*interpreter_paths(), *SYSTEM_PATHS]
     links, binds = _plan(wanted)
     sources = binds + list(_DEVICES)
     mount_point = next(c for c in _ROOT_CANDIDATES

@@ -48,7 +48,7 @@ class _Zygote:
         filesystem: list[str] = []
         if "mount" in self.layers["namespaces"]:
             try:
-                filesystem, lacking = namespaces.build_root([])
+                filesystem, lacking = namespaces.build_root()
                 missing.update(lacking)
             except OSError as exc:
                 missing["root"] = f"could not build the private root: {exc}"
