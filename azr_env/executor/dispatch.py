@@ -130,7 +130,8 @@ class JobDispatch:
             index, _ = self.queue.popleft()
             self.results[index] = infra(f"could not replace a sandbox process: {exc}")
             return
-        process.poll_control()
+        if not process.spares:  # (otherwise `_wait` polls whenever the template has news)
+            process.poll_control()
         if process.control_lost:
             self._lose(slot, "the sandbox template died")
             return
