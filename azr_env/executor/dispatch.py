@@ -257,6 +257,7 @@ class WorkerDispatch:
         self.inflight: dict[int, deque[tuple[int, str, dict[str, Any], int]]] = {}
         self.head_started: dict[int, float] = {}
         self.budget = self.config.timeout_s + WORKER_MODE_GRACE_S
+        self.send_failures = 0
 
     def run(self) -> list[ExecResult]:
         slots = range(len(self.executor._processes))
@@ -299,8 +300,21 @@ class WorkerDispatch:
             self.inflight[slot] = deque()
             self.head_started[slot] = time.monotonic()
         self.inflight[slot].extend(sent)
-        if not process.send_frames(frames):
-            self._fail(slot, self._died(process))
+        if process.send_frames(frames):
+            return
+        if len(self.inflight[slot]) > len(sent):
+            self._fail(slot, self._died(process))  # it died running an earlier job
+            return
+        # Gone before it took any of these jobs: nothing of theirs. Try a new worker, twice.
+        self.send_failures += 1
+        if self.send_failures > 2:
+            self._fail(slot, infra("sandbox worker was gone before the job was sent"))
+            return
+        del self.inflight[slot]
+        self.head_started.pop(slot, None)
+        for index, _, wire, _ in reversed(sent):
+            self.queue.appendleft((index, wire))
+        self.executor._replace(slot)
 
     def _wait(self) -> None:
         now = time.monotonic()
