@@ -171,8 +171,10 @@ class JobDispatch:
             if control is not None:
                 readers[control.fileno()] = ("control", slot)
         timeout = max(0.0, min(wake, default=now + 0.05) - now)
-        ready, _, _ = select.select(list(readers), [], [], timeout)
-        for fd in ready:
+        poller = select.poll()  # (select() cannot watch fds numbered 1024 and up)
+        for fd in readers:
+            poller.register(fd, select.POLLIN)
+        for fd, _ in poller.poll(timeout * 1000):
             kind, slot = readers[fd]
             if kind == "control":
                 self.executor._process(slot).poll_control()
