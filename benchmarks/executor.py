@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent).stdout.strip()
         record = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit,
-                  "cpus": workers, "python": sys.version.split()[0], "figures": figures, "ratios": ratios}
+                  "cpus": workers, "load": round(os.getloadavg()[0], 2), "python": sys.version.split()[0], "figures": figures, "ratios": ratios}
         with RESULTS.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
     return 0
