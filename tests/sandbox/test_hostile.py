@@ -183,7 +183,8 @@ def test_forged_frames_never_count_as_another_value(hostile_executor: Executor) 
     )
     results = hostile_executor.run_batch([(PLAIN[0], PLAIN[1]), (forged, "0"), (PLAIN[0], PLAIN[1])] * 2)
     assert [r.value for r in results[::3] + results[2::3]] == [PLAIN[2]] * 4
-    assert all(r.value in (None, "FORGED") for r in results[1::3])
+    # (its own text, or the text rebuilt from its tree where the trusted side re-derives it)
+    assert all(r.value in (None, "FORGED", "'FORGED'") and r.status != "infra" for r in results[1::3])
     assert_pool_alive(hostile_executor)
 
 
