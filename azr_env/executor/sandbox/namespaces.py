@@ -150,8 +150,10 @@ def build_root() -> tuple[list[str], dict[str, str]]:
     wanted = [*interpreter_paths(), *SYSTEM_PATHS]
     links, binds = _plan(wanted)
     sources = binds + list(_DEVICES)
-    mount_point = next(c for c in _ROOT_CANDIDATES
-                       if os.path.isdir(c) and not any(s.startswith(c + "/") for s in sources))
+    mount_point = next((c for c in _ROOT_CANDIDATES
+                        if os.path.isdir(c) and not any(s.startswith(c + "/") for s in sources)), None)
+    if mount_point is None:
+        raise OSError(f"no folder to build the private root on (tried {', '.join(_ROOT_CANDIDATES)})")
     _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)  # nothing here ever reaches the host
     _mount("tmpfs", mount_point, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256k,mode=755")
     root = mount_point

@@ -50,8 +50,8 @@ class _Zygote:
             try:
                 filesystem, lacking = namespaces.build_root()
                 missing.update(lacking)
-            except OSError as exc:
-                missing["root"] = f"could not build the private root: {exc}"
+            except Exception as exc:  # the layer is best effort; the report says why it is missing
+                missing["root"] = f"could not build the private root: {type(exc).__name__}: {exc}"
         else:
             missing["root"] = "no mount namespace, so no private root: the host's files are visible"
         self.layers["filesystem"] = filesystem
