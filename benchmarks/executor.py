@@ -1,14 +1,15 @@
 """Executor throughput and latency against the designs it replaces, measured in one run.
 
 Compared on the same trivial program, on this machine, in this process:
-- `azr job`: the default `Executor` (a fresh sandboxed process per job, forked from a zygote);
+- `azr job`: the default `Executor` (a fresh sandboxed process per job, forked from a template);
 - `azr worker`: `Executor(isolation="worker")` (jobs share sandboxed processes);
 - `AZR-style`: the reference's design, a persistent pebble process pool that `exec`s each program
   with an alarm timeout, unsandboxed;
 - `process-per-check`: the official HumanEval/CRUXEval harness design, a new
   `multiprocessing.Process` per check with a join timeout, two at a time, unsandboxed.
 
-Prints jobs/s, p50/p99 single-call latency and the ratios to the baselines, and appends one JSON
+Prints jobs/s, p50/p99 single-call latency (and, for `azr job`, CPU milliseconds per job, trusted
+side and sandbox together) and the ratios to the baselines, and appends one JSON
 line to `benchmarks/results/executor.jsonl`. Targets (2-core machine): job >= 0.3x AZR-style and
 >= 5x process-per-check; worker >= 1.5x AZR-style; p50 single call <= 2 ms.
 
@@ -21,6 +22,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -79,14 +81,40 @@ def _process_per_check(job: tuple[str, str]) -> str:
 _MANAGER: Any = None
 
 
-def measure(name: str, run: Runner, jobs: int, latency_calls: int) -> dict[str, Any]:
+def executor_cpu_s(ex: Executor) -> float:
+    """CPU seconds used so far by this process and by the executor's sandbox process trees (each
+    launcher, its template, and the job processes the template reaped). Unlike jobs/s, CPU per
+    job hardly depends on what else the machine is running."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    total = usage.ru_utime + usage.ru_stime
+    for process in ex._processes:
+        if process is None:
+            continue
+        pids = [process.proc.pid]
+        children = Path(f"/proc/{pids[0]}/task/{pids[0]}/children")
+        if children.exists():
+            pids += [int(pid) for pid in children.read_text().split()]
+        for pid in pids:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(ticks) for ticks in stat[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def measure(name: str, run: Runner, jobs: int, latency_calls: int,
+            cpu_s: Callable[[], float] | None = None) -> dict[str, Any]:
     """Jobs/s over one large batch, then latency of single calls issued one at a time, 5 ms
-    apart (the latency a caller sees from an idle pool; a burst is what jobs/s measures)."""
+    apart (the latency a caller sees from an idle pool; a burst is what jobs/s measures).
+    With `cpu_s`, also the CPU milliseconds spent per job of the batch."""
     batch = [(PROGRAM, ARGS)] * jobs
     run(batch[:20])  # warm up
+    cpu_before = cpu_s() if cpu_s else 0.0
     started = time.perf_counter()
     values = run(batch)
     elapsed = time.perf_counter() - started
+    cpu_ms = (cpu_s() - cpu_before) / jobs * 1e3 if cpu_s else None
     assert values == [EXPECTED] * jobs, f"{name} returned wrong values: {set(values)}"
     latencies = []
     for _ in range(latency_calls):
@@ -100,8 +128,10 @@ def measure(name: str, run: Runner, jobs: int, latency_calls: int) -> dict[str, 
         "p50_ms": statistics.median(latencies) * 1e3,
         "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1e3,
     }
+    if cpu_ms is not None:
+        figures["cpu_ms_per_job"] = cpu_ms
     print(f"  {name:<18} {figures['jobs_per_s']:9.0f} jobs/s   p50 {figures['p50_ms']:6.2f} ms   "
-          f"p99 {figures['p99_ms']:6.2f} ms", flush=True)
+          f"p99 {figures['p99_ms']:6.2f} ms" + (f"   CPU {cpu_ms:.2f} ms/job" if cpu_ms else ""), flush=True)
     return figures
 
 
@@ -117,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures: dict[str, dict[str, Any]] = {}
     with Executor(workers=workers) as ex:
         figures["azr_job"] = measure("azr job", lambda b: [r.value or "" for r in ex.run_batch(b)],
-                                     args.jobs, args.latency_calls)
+                                     args.jobs, args.latency_calls, lambda: executor_cpu_s(ex))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         worker_ex = Executor(workers=workers, isolation="worker")
@@ -163,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent).stdout.strip()
         record = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit,
-                  "cpus": workers, "python": sys.version.split()[0], "figures": figures, "ratios": ratios}
+                  "cpus": workers, "load": round(os.getloadavg()[0], 2), "python": sys.version.split()[0], "figures": figures, "ratios": ratios}
         with RESULTS.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
     return 0

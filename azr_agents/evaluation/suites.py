@@ -30,8 +30,8 @@ from azr_env.task import ABDUCTION, DEDUCTION, Task
 SUITES = ("cruxeval-o", "cruxeval-i", "humaneval")
 
 CRUXEVAL_CODECS = ("encodings.shift_jis", "encodings.rot_13", "encodings.utf_8")
-"""Codecs looked up by name in CRUXEval programs; the sandbox cannot import them after it
-drops privileges, so they are preloaded."""
+"""Codecs looked up by name in CRUXEval programs, preloaded so that they load even in a sandbox
+without a private root, whose uid may not read the Python install (see `ExecutorConfig.preload`)."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
 
 from .config import ExecutorConfig
 from .jobs import (
+    PROBE_LAYERS,
     PROBES,
     ArgsJob,
     CallEncodedJob,
@@ -20,7 +21,7 @@ from .pool import Executor, SandboxUnavailable
 from .result import STATUSES, ExecResult, Status
 
 __all__ = [
-    "PROBES", "STATUSES", "ArgsJob", "CallEncodedJob", "CallJob", "CallManyJob", "DeterminismJob",
+    "PROBES", "PROBE_LAYERS", "STATUSES", "ArgsJob", "CallEncodedJob", "CallJob", "CallManyJob", "DeterminismJob",
     "EvalJob", "ExecResult", "Executor", "ExecutorConfig", "Job", "ProbeJob",
     "SandboxUnavailable", "Status",
 ]

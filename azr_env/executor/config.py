@@ -11,9 +11,10 @@ from azr_env.errors import AZRConfigError
 Isolation = Literal["job", "worker"]
 
 DEFAULT_PRELOAD = [
-    # What AZR-style programs import. A sandbox process drops root before it runs anything, and
-    # may then be unable to read the Python install (e.g. one under /root), so these are imported
-    # while it still can; anything else a program imports must be readable by the sandbox uid.
+    # What AZR-style programs import, imported once by the template so that no job pays for it.
+    # Any other standard-library module loads on demand from the sandbox's private root. Without
+    # a private root (no mount namespace) a sandbox uid may be unable to read the Python install
+    # (e.g. one under /root): then only preloaded modules can be imported.
     "abc", "array", "bisect", "cmath", "collections", "collections.abc", "copy", "dataclasses",
     "decimal", "enum", "fractions", "functools", "heapq", "itertools", "json", "math",
     "numbers", "operator", "re", "statistics", "string", "textwrap", "typing", "unicodedata",
@@ -38,12 +39,18 @@ class ExecutorConfig:
     max_output_chars: int = 1000
     """A returned value whose repr is longer is an `error` (`output_too_long`), never truncated."""
     pipeline_depth: int = 8
-    """Jobs queued per sandbox process, so it never waits for the trusted side between jobs.
-    In `worker` mode a running job could read the next queued one: trusted code only, again."""
+    """`worker` mode: jobs queued per worker, so it never waits for the trusted side between
+    jobs (a running job could read the next queued one: trusted code only, again). `job` mode
+    queues nothing in a sandbox: each job goes straight to a job process of its own."""
+    spare_processes: int = 2
+    """`job` mode: job processes each template keeps forked ahead, each waiting for one job
+    (two let the next job start while the template forks the one after)."""
     max_frame_bytes: int = 1 << 20
     """Largest result message accepted from a sandbox process."""
     namespaces: bool = True
-    """Enter fresh network/mount/IPC/UTS namespaces where the kernel allows (as root)."""
+    """Enter fresh PID/network/IPC/UTS/mount namespaces and pivot into a private read-only root,
+    where the kernel allows (as root, or through an unprivileged user namespace otherwise).
+    `Executor.sandbox_report()` says which are active and why any is missing."""
     sandbox_uid: int | None = None
     """When started as root, worker slot i runs as uid/gid `sandbox_uid + i`. None picks a fresh
     random block of uids per executor: RLIMIT_NPROC counts all processes of a uid, so executors
@@ -68,6 +75,8 @@ class ExecutorConfig:
             raise AZRConfigError(f"executor.max_output_chars must be positive, got {self.max_output_chars}")
         if not 1 <= self.pipeline_depth <= 64:
             raise AZRConfigError(f"executor.pipeline_depth must be in [1, 64], got {self.pipeline_depth}")
+        if not 1 <= self.spare_processes <= 16:
+            raise AZRConfigError(f"executor.spare_processes must be in [1, 16], got {self.spare_processes}")
         if self.max_frame_bytes < 4096:
             raise AZRConfigError("executor.max_frame_bytes must be at least 4096")
         if self.sandbox_uid is not None and not 1 <= self.sandbox_uid < 2**31 - 512:

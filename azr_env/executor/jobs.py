@@ -86,18 +86,27 @@ class CallEncodedJob:
         return {"op": "call_encoded", "program": self.program, "encoded_args": self.encoded_args}
 
 
-PROBES = ("fork", "exec", "socket", "write_file", "signal_parent")
-"""Operations the sandbox must refuse; `Executor.sandbox_report` tries each one."""
+PROBE_LAYERS = {
+    "fork": "seccomp", "exec": "seccomp", "socket": "seccomp", "write_file": "seccomp",
+    "signal_parent": "seccomp", "ipc": "seccomp", "host_processes": "pid", "host_files": "mount",
+}
+"""Each probe, and the layer that alone must refuse it (`seccomp`: the filter's own EPERM, where
+no other layer would refuse; `pid`: no process outside the sandbox is visible in its /proc;
+`mount`: `/` is the private root, without the given host paths)."""
+PROBES = tuple(PROBE_LAYERS)
+"""What the self-check tries on start and `Executor.sandbox_report` reports."""
 
 
 @dataclass(frozen=True)
 class ProbeJob:
-    """Attempt one operation the sandbox must refuse (one of `PROBES`): the self-check."""
+    """Check one layer (one of `PROBES`): the self-check. `paths`: host paths the `host_files`
+    probe must not see."""
 
     probe: str
+    paths: tuple[str, ...] = ()
 
     def wire(self) -> dict[str, Any]:
-        return {"op": "probe", "probe": self.probe}
+        return {"op": "probe", "probe": self.probe, "paths": list(self.paths)}
 
 
 Job = CallJob | CallManyJob | DeterminismJob | EvalJob | ArgsJob | CallEncodedJob | ProbeJob

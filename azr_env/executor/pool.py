@@ -1,38 +1,40 @@
 """`Executor`: a pool of sandbox processes that runs model-written Python and keeps going.
 
-Sandbox processes start once and are reused (in `job` mode each job still gets a fresh process,
-forked from a confined zygote). A process that dies, or misses its deadline, is replaced and the
-pool goes on; the job is scored by what happened to it, and `infra` is kept for the executor's own
-failures, never the program's.
+Sandbox process trees start once and are reused (in `job` mode each job still gets a fresh
+process, forked from a confined template that never sees a job). A tree that dies, or stops
+answering, is replaced and the pool goes on; the job is scored by what happened to it, and `infra`
+is kept for the executor's own failures as the trusted side observes them, never the program's
+(see `dispatch.py`).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
-import select
-import signal
 import sys
 import threading
-import time
 import warnings
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 from .config import ExecutorConfig
-from .jobs import PROBES, CallJob, CallManyJob, DeterminismJob, EvalJob, JobLike, ProbeJob, as_jobs
+from .dispatch import JobDispatch, WorkerDispatch
+from .jobs import (
+    PROBE_LAYERS,
+    PROBES,
+    CallJob,
+    CallManyJob,
+    DeterminismJob,
+    EvalJob,
+    JobLike,
+    ProbeJob,
+    as_jobs,
+)
 from .process import SandboxProcess, SandboxStartError
-from .result import ExecResult, from_payload, infra, payload_duration
-from .sandbox import framing
+from .result import ExecResult
+from .sandbox import namespaces
 from .values import trees_equal
-
-JOB_MODE_GRACE_S = 5.0
-"""In `job` mode the zygote enforces the deadline; the pool waits this much longer before it
-decides the zygote itself is stuck."""
-
-WORKER_MODE_GRACE_S = 0.05
-PIPE_BUDGET_BYTES = 48 * 1024
 
 
 class SandboxUnavailable(RuntimeError):
@@ -84,6 +86,7 @@ class Executor:
         self._lock = threading.RLock()
         self._seccomp = True
         self.layers: dict[str, Any] = {}
+        self.missing: dict[str, str] = {}
         self.uid_base = config.sandbox_uid if config.sandbox_uid is not None else _random_uid_base()
         if config.isolation == "worker":
             warnings.warn(
@@ -131,13 +134,15 @@ class Executor:
             self.close()
             raise SandboxUnavailable(str(exc)) from None
         self.layers = dict(processes[0].layers, isolation=self.config.isolation)
+        self.missing = dict(self.layers.pop("missing", None) or {})
         if self.config.self_check and self._seccomp:
-            verdict = self.run_batch([ProbeJob("fork")])[0]
-            if verdict.status != "forbidden":
+            failed = {name: outcome for name, outcome in self._probe().items()
+                      if outcome not in ("forbidden", "skipped")}
+            if failed:
                 self.close()
                 raise SandboxUnavailable(
-                    f"self-check failed: a plain fork was not refused inside the sandbox "
-                    f"(status {verdict.status}: {verdict.error}); refusing to run untrusted code"
+                    f"self-check failed: these probes were not refused by the layer they check: "
+                    f"{failed}; refusing to run untrusted code"
                 )
 
     def close(self) -> None:
@@ -195,16 +200,40 @@ class Executor:
             return []
         with self._lock:
             self.start()
-            return _Dispatch(self, wires).run()
+            if self.config.isolation == "job":
+                return JobDispatch(self, wires).run()
+            return WorkerDispatch(self, wires).run()
 
     def sandbox_report(self) -> dict[str, Any]:
-        """Which protections are active, and what each forbidden-operation probe returned."""
-        results = self.run_batch([ProbeJob(name) for name in PROBES])
+        """Which layers are active, why any is missing, and what each probe found.
+
+        A probe reads `forbidden` only when the layer it checks refused (e.g. the filter's own
+        EPERM), `skipped` when that layer is missing (see `missing`), and otherwise says what
+        happened instead (`ok: allowed`, `error: ... (not the seccomp filter's EPERM)`).
+        """
         return {
             "seccomp": self._seccomp,
             "layers": self.layers,
-            "probes": {name: r.status for name, r in zip(PROBES, results, strict=True)},
+            "missing": self.missing,
+            "probes": self._probe(),
         }
+
+    def _layer_active(self, layer: str) -> bool:
+        filesystem = self.layers.get("filesystem") or []
+        if layer == "seccomp":
+            return self._seccomp
+        if layer == "pid":
+            return "pid" in (self.layers.get("namespaces") or []) and "own /proc" in filesystem
+        return "private root" in filesystem  # "mount"
+
+    def _probe(self) -> dict[str, str]:
+        names = [name for name in PROBES if self._layer_active(PROBE_LAYERS[name])]
+        results = self.run_batch([ProbeJob(name, _host_only_paths()) for name in names])
+        outcomes = {name: "skipped" for name in PROBES}
+        for name, result in zip(names, results, strict=True):
+            outcomes[name] = "forbidden" if result.status == "forbidden" else (
+                f"{result.status}: {result.value if result.ok else result.error}")
+        return outcomes
 
     # -- process slots (used by _Dispatch) ---------------------------------------------------
     def _process(self, slot: int) -> SandboxProcess:
@@ -222,6 +251,18 @@ class Executor:
         self._processes[slot] = None
 
 
+def _host_only_paths() -> tuple[str, ...]:
+    """Paths that exist here but must not inside the sandbox's private root: the mount probe
+    checks that it cannot see them (the caller's working directory, the host's user list)."""
+    shared = [*namespaces.interpreter_paths(), *namespaces.SYSTEM_PATHS, "/tmp", "/dev", "/proc"]
+
+    def overlaps(path: str) -> bool:
+        return any(path == s or path.startswith(s.rstrip("/") + "/") or s.startswith(path.rstrip("/") + "/")
+                   for s in shared)
+
+    return tuple(p for p in ("/etc/passwd", os.getcwd()) if os.path.exists(p) and not overlaps(p))
+
+
 def determinism_verdict(first: ExecResult, second: ExecResult) -> ExecResult:
     """`first` if both calls returned equal values, else an error naming the difference."""
     if not first.ok:
@@ -233,144 +274,3 @@ def determinism_verdict(first: ExecResult, second: ExecResult) -> ExecResult:
         return ExecResult("error", reason="nondeterministic", duration_s=first.duration_s,
                           error=f"first call returned {first.value}, second {second.value}")
     return first
-
-
-class _Dispatch:
-    """One `run_batch`: keep every process fed, collect results, replace what dies or hangs.
-
-    Each process holds up to `pipeline_depth` jobs, so it starts the next one without waiting
-    for the trusted side to read the last answer. Only the oldest job of a process is running;
-    its deadline starts when the one before it finished. When a process fails, its running job
-    gets the failure and the jobs queued behind it go back to the front of the queue.
-    """
-
-    def __init__(self, executor: Executor, wires: list[dict[str, Any]]) -> None:
-        self.executor = executor
-        self.config = executor.config
-        self.results: list[ExecResult | None] = [None] * len(wires)
-        self.queue: deque[tuple[int, dict[str, Any]]] = deque(enumerate(wires))
-        # slot -> jobs sent, oldest (running) first: (index, nonce, wire, frame size)
-        self.inflight: dict[int, deque[tuple[int, str, dict[str, Any], int]]] = {}
-        self.head_started: dict[int, float] = {}
-        grace = JOB_MODE_GRACE_S if self.config.isolation == "job" else WORKER_MODE_GRACE_S
-        self.budget = self.config.timeout_s + grace
-
-    def run(self) -> list[ExecResult]:
-        slots = range(len(self.executor._processes))
-        while self.queue or self.inflight:
-            for slot in slots:
-                self._fill(slot)
-            if self.inflight:
-                self._wait()
-        return [r if r is not None else infra("job was lost") for r in self.results]
-
-    def _fill(self, slot: int) -> None:
-        """Top up `slot` to `pipeline_depth` jobs, sending them in one write."""
-        room = self.config.pipeline_depth - len(self.inflight.get(slot, ()))
-        if room <= 0 or not self.queue:
-            return
-        try:
-            process = self.executor._process(slot)
-        except SandboxStartError as exc:
-            index, _ = self.queue.popleft()
-            self.results[index] = infra(f"could not replace a sandbox process: {exc}")
-            return
-        # Unread frames must fit in the pipe (64 KiB), or a write could block while the process
-        # runs a long job and the pool could not enforce deadlines meanwhile.
-        pending = sum(size for *_, size in self.inflight.get(slot, ()))
-        frames: list[bytes] = []
-        sent: list[tuple[int, str, dict[str, Any], int]] = []
-        while self.queue and len(sent) < room:
-            index, wire = self.queue[0]
-            nonce = secrets.token_hex(8)
-            frame = framing.pack({"id": index, "job": dict(wire, nonce=nonce)})
-            if pending and pending + len(frame) > PIPE_BUDGET_BYTES:
-                break
-            self.queue.popleft()
-            pending += len(frame)
-            frames.append(frame)
-            sent.append((index, nonce, wire, len(frame)))
-        if not sent:
-            return
-        if slot not in self.inflight:
-            self.inflight[slot] = deque()
-            self.head_started[slot] = time.monotonic()
-        self.inflight[slot].extend(sent)
-        if not process.send_frames(frames):
-            self._fail(slot, infra("sandbox process was gone before the job was sent"))
-
-    def _wait(self) -> None:
-        now = time.monotonic()
-        timeout = max(0.0, min(self.head_started[slot] for slot in self.inflight) + self.budget - now)
-        by_fd = {self.executor._process(slot).from_fd: slot for slot in self.inflight}
-        ready, _, _ = select.select(list(by_fd), [], [], timeout)
-        for fd in ready:
-            self._read(by_fd[fd])
-        now = time.monotonic()
-        for slot in list(self.inflight):
-            if now >= self.head_started[slot] + self.budget:
-                self._fail(slot, self._overdue())
-
-    def _overdue(self) -> ExecResult:
-        if self.config.isolation == "worker":
-            return ExecResult("timeout", error="wall-clock limit exceeded", reason="time_limit")
-        return infra("the sandbox zygote stopped answering")
-
-    def _read(self, slot: int) -> None:
-        process = self.executor._process(slot)
-        try:
-            messages, alive = process.read_available()
-        except framing.FrameError as exc:
-            self._fail(slot, self._tampered(str(exc)))
-            return
-        for payload in messages:
-            index, nonce, _, _ = self.inflight[slot][0]
-            broken = payload.get("id") != index
-            if self.config.isolation == "worker" and payload.pop("nonce", None) != nonce:
-                broken = True
-            if broken:
-                self._fail(slot, self._tampered("unexpected frame"))
-                return
-            self._complete(slot, from_payload(payload, payload_duration(payload),
-                                              self.config.max_output_chars))
-        if not messages and not alive:
-            self._fail(slot, self._died(process))
-
-    def _tampered(self, why: str) -> ExecResult:
-        if self.config.isolation == "worker":
-            return ExecResult("forbidden", reason="result_channel_tampered",
-                              error=f"the program wrote to the sandbox's result channel ({why})")
-        return infra(f"malformed message from the sandbox zygote ({why})")
-
-    def _died(self, process: SandboxProcess) -> ExecResult:
-        if self.config.isolation == "job":
-            return infra("the sandbox zygote died")
-        sig = process.exit_signal()
-        if sig == signal.SIGSYS:
-            return ExecResult("forbidden", reason="forbidden_operation", error="killed by the seccomp filter")
-        if sig == signal.SIGXCPU:
-            return ExecResult("timeout", reason="cpu_limit", error="CPU time limit exceeded")
-        return ExecResult("crash", reason="no_result", error="the worker died while running the program")
-
-    def _complete(self, slot: int, result: ExecResult) -> None:
-        """The running job of `slot` finished; the next one there starts now."""
-        index, *_ = self.inflight[slot].popleft()
-        if result.duration_s == 0.0:
-            result = replace(result, duration_s=time.monotonic() - self.head_started[slot])
-        self.results[index] = result
-        self.head_started[slot] = time.monotonic()
-        if not self.inflight[slot]:
-            del self.inflight[slot]
-
-    def _fail(self, slot: int, result: ExecResult) -> None:
-        """The process of `slot` failed: its running job gets `result`, the rest are re-queued."""
-        jobs = self.inflight.pop(slot, deque())
-        started = self.head_started.pop(slot, time.monotonic())
-        if jobs:
-            index, *_ = jobs.popleft()
-            if result.duration_s == 0.0:
-                result = replace(result, duration_s=time.monotonic() - started)
-            self.results[index] = result
-        for index, _, wire, _ in reversed(jobs):
-            self.queue.appendleft((index, wire))
-        self.executor._replace(slot)

@@ -42,3 +42,20 @@ def test_mistakes_give_one_line_and_exit_code_2(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_exec_report_says_which_layers_are_active_and_why_any_is_missing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from azr_env.executor import PROBES
+
+    assert main(["exec", "--report"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"seccomp", "layers", "missing", "probes"}
+    assert set(report["probes"]) == set(PROBES)
+    assert {"namespaces", "filesystem", "identity", "uid"} <= set(report["layers"])
+    for probe, outcome in report["probes"].items():
+        # a probe is refused by its layer, or skipped because that layer is reported missing
+        assert outcome == "forbidden" or (outcome == "skipped" and report["missing"]), (probe, report)

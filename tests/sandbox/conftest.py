@@ -1,7 +1,7 @@
 """Fixtures for the hostile corpus.
 
 Nothing hostile runs before the sandbox has shown, with its own probes, that a plain fork (and
-exec, sockets, file writes, signals to the parent) is refused inside it. A fork bomb that escaped
+exec, sockets, file writes, signals to the parent, IPC) is refused inside it by its filter. A fork bomb that escaped
 a broken sandbox would take the whole machine down; if the probes fail, the check test fails
 loudly and every hostile case is skipped.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from azr_env.executor import PROBES, Executor
+from azr_env.executor import PROBE_LAYERS, PROBES, Executor
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,9 @@ def sandbox_report() -> dict[str, object]:
 def hostile_executor(sandbox_report: dict[str, object]) -> Iterator[Executor]:
     probes = sandbox_report["probes"]
     assert isinstance(probes, dict)
-    if any(probes.get(name) != "forbidden" for name in PROBES):
+    # The filter must hold; a namespace layer the kernel does not allow is skipped (and reported)
+    if any(probes.get(name) != "forbidden" and (PROBE_LAYERS[name] == "seccomp" or probes.get(name) != "skipped")
+           for name in PROBES):
         pytest.skip(f"SANDBOX BROKEN, hostile cases not run: {sandbox_report}")
     with Executor(workers=2, timeout_s=1.0, memory_mb=256) as ex:
         yield ex
@@ -37,8 +39,9 @@ def hostile_executor(sandbox_report: dict[str, object]) -> Iterator[Executor]:
 
 @pytest.fixture()
 def canary_dir() -> Iterator[Path]:
-    """A world-writable folder outside /tmp (the sandbox sees its own empty /tmp), holding a
-    world-writable file: only the seccomp filter stands between a program and changing them."""
+    """A world-writable folder holding a world-writable file. The sandbox's private root does
+    not even contain it; the cases still require `forbidden`, the filter's EPERM, which comes
+    before any path lookup, so they check the filter."""
     path = Path(tempfile.mkdtemp(prefix="azr-canary-", dir="/var/tmp"))
     path.chmod(0o777)
     canary = path / "canary.txt"

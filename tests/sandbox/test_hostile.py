@@ -173,13 +173,19 @@ def test_forged_frames_never_count_as_another_value(hostile_executor: Executor) 
            "        except OSError: pass\n    return 'real'"
     status, value = run(hostile_executor, junk)
     assert status == "forbidden" and value is None
-    without_nonce = (
-        "import os, json\ndef f(a):\n    body = json.dumps({'status': 'ok', 'value': 'FORGED'}).encode()\n"
+    # A whole frame written by the job is the job's own claim, no more than returning the value:
+    # it never reaches another job's result.
+    forged = (
+        "import os, json\ndef f(a):\n    body = json.dumps({'status': 'ok', 'value': 'FORGED', "
+        "'encoded': ['str', 'FORGED']}).encode()\n"
         "    for fd in range(3, 20):\n        try: os.write(fd, b'AZR1' + len(body).to_bytes(4, 'big') + body)\n"
         "        except OSError: pass\n    os._exit(0)"
     )
-    status, value = run(hostile_executor, without_nonce)
-    assert status == "forbidden" and value != "FORGED"
+    results = hostile_executor.run_batch([(PLAIN[0], PLAIN[1]), (forged, "0"), (PLAIN[0], PLAIN[1])] * 2)
+    assert [r.value for r in results[::3] + results[2::3]] == [PLAIN[2]] * 4
+    # (its own text, or the text rebuilt from its tree where the trusted side re-derives it)
+    assert all(r.value in (None, "FORGED", "'FORGED'") and r.status != "infra" for r in results[1::3])
+    assert_pool_alive(hostile_executor)
 
 
 def test_state_does_not_leak_between_jobs() -> None:
@@ -194,7 +200,7 @@ def test_state_does_not_leak_between_jobs() -> None:
         "def f(a):\n    return (len([1]), builtins.print is None, math.pi == 3, hasattr(sys, 'azr_counter'),"
         " collections.Counter is dict)"
     )
-    with Executor(workers=1, timeout_s=2.0) as ex:  # one zygote: every job comes from the same one
+    with Executor(workers=1, timeout_s=2.0) as ex:  # one template: every job comes from the same one
         ex.run(poison, "0")  # whatever it breaks, it breaks only in its own process
         assert ex.run(probe, "0").value == "(1, False, False, False, False)"
 
@@ -216,14 +222,14 @@ def test_many_hostile_jobs_in_one_batch_keep_order(hostile_executor: Executor) -
 
 def test_no_sandbox_process_outlives_its_executor() -> None:
     with Executor(workers=2, timeout_s=0.5) as ex:
-        zygotes = [p.proc.pid for p in ex._processes if p is not None]
+        launchers = [p.proc.pid for p in ex._processes if p is not None]
         assert ex.run("def f(a):\n    while True: pass", "0").status == "timeout"
         uids = {ex.uid_base + slot for slot in range(2)}
     give_up = time.monotonic() + 2.0
     while (leftovers := _pids_of(uids)) and time.monotonic() < give_up:
         time.sleep(0.05)
     assert leftovers == [], f"sandbox processes still alive: {leftovers}"
-    assert not any(Path(f"/proc/{pid}").exists() for pid in zygotes)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in launchers)
 
 
 def _pids_of(uids: set[int]) -> list[int]:

@@ -1,11 +1,11 @@
 """The layers that confine a sandbox process, applied in order before untrusted code runs.
 
-1. `enter_namespaces`: fresh network, mount, IPC and UTS namespaces (root only; best effort), with
-   private empty tmpfs over /tmp and /dev/shm.
+1. `namespaces.enter` / `namespaces.build_root` (see there): own user (when not root), PID,
+   network, IPC, UTS and mount namespaces, and a private read-only root.
 2. `set_process_limits`: rlimits that hold for the whole sandbox process tree.
 3. `drop_privileges`: root becomes an unprivileged uid/gid (RLIMIT_NPROC does not bind root).
-4. `base_filter`: a seccomp filter for the process (zygote or worker): no exec, sockets, ptrace,
-   mounts, privilege changes, file creation or writes, kernel-wide operations.
+4. `base_filter`: a seccomp filter for the process (template or worker): no exec, sockets, ptrace,
+   mounts, privilege changes, file creation or writes, SysV and POSIX IPC, kernel-wide operations.
 5. `JobFilter` + `set_job_limits`: in each job process, no new processes or threads, no signals
    to anyone but itself, no rlimit changes; memory and CPU caps.
 
@@ -23,12 +23,6 @@ import resource
 import struct
 from typing import Any
 
-_CLONE_NEWNS = 0x00020000
-_CLONE_NEWUTS = 0x04000000
-_CLONE_NEWIPC = 0x08000000
-_CLONE_NEWNET = 0x40000000
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
-_MS_REC, _MS_PRIVATE = 16384, 1 << 18
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 _SIGKILL = 9
 
@@ -59,6 +53,11 @@ _ALWAYS_REFUSED = (
     "fchmodat2", "chown", "fchown", "lchown", "fchownat", "truncate", "ftruncate", "mknod",
     "mknodat", "utime", "utimes", "utimensat", "futimesat", "setxattr", "lsetxattr",
     "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "fallocate", "openat2",
+    # memory and queues that outlive a process (SysV and POSIX IPC): state shared between jobs,
+    # and memory held outside any job's RLIMIT_AS
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget",
+    "semop", "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",
+    "mq_notify", "mq_getsetattr",
 )
 _WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
 _JOB_REFUSED = ("clone", "clone3", "fork", "vfork", "pidfd_open", "pidfd_getfd",
@@ -70,24 +69,6 @@ def _syscall_ok(result: int, what: str) -> None:
     if result != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"{what}: {os.strerror(code)}")
-
-
-def enter_namespaces() -> list[str]:
-    """Unshare what the kernel allows; return the names of the namespaces entered."""
-    entered: list[str] = []
-    for flag, name in ((_CLONE_NEWNET, "net"), (_CLONE_NEWIPC, "ipc"), (_CLONE_NEWUTS, "uts")):
-        if _libc.unshare(flag) == 0:
-            entered.append(name)
-    if _libc.unshare(_CLONE_NEWNS) == 0:
-        entered.append("mount")
-        # Private propagation first: nothing below may ever reach the host's mounts.
-        if _libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) == 0:
-            for target in (b"/tmp", b"/dev/shm"):
-                if os.path.isdir(target):
-                    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-                    if _libc.mount(b"tmpfs", target, b"tmpfs", flags, b"size=64k,mode=755") == 0:
-                        entered.append(f"tmpfs:{target.decode()}")
-    return entered
 
 
 def set_process_limits(max_processes: int | None) -> None:
@@ -106,7 +87,10 @@ def drop_privileges(uid: int, gid: int) -> None:
     os.setresuid(uid, uid, uid)
     if os.getuid() != uid or os.geteuid() != uid:
         raise OSError(errno.EPERM, "privilege drop did not take")
-    # Not dumpable: same-uid processes cannot ptrace it or read its /proc memory files.
+
+
+def make_undumpable() -> None:
+    """Same-uid processes (other jobs) cannot ptrace it or read its /proc memory files."""
     _syscall_ok(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
@@ -119,7 +103,7 @@ def _add(flt: Any, seccomp: Any, name: str, *args: Any) -> bool:
 
 
 def base_filter() -> Any:
-    """The process-wide seccomp filter (a zygote still needs fork, wait and kill for its jobs)."""
+    """The process-wide seccomp filter (a template still needs fork, wait and kill for its jobs)."""
     import pyseccomp as seccomp
 
     flt = seccomp.SyscallFilter(seccomp.ALLOW)
@@ -160,7 +144,7 @@ class JobFilter:
 
     No new processes or threads, no signals to anyone but the job itself, no rlimit changes.
     libseccomp takes most of a millisecond to compile a filter, longer than the job itself, so
-    the zygote compiles it once with a placeholder pid, and each job process writes its own pid
+    the template compiles it once with a placeholder pid, and each job process writes its own pid
     into the BPF program and loads it with one prctl.
     """
 
@@ -192,7 +176,7 @@ class JobFilter:
 
 
 def die_with_parent() -> None:
-    """Have the kernel kill this process when its parent (the zygote) dies, so no job outlives
+    """Have the kernel kill this process when its parent (the template) dies, so no job outlives
     the pool."""
     _syscall_ok(_libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
 

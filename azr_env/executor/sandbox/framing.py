@@ -3,7 +3,7 @@
 A frame is `MAGIC` + a 4-byte big-endian length + that many bytes of UTF-8 JSON (an object).
 Readers refuse anything else (wrong magic, oversize, bad JSON, not an object), so stray bytes a
 program writes never parse as a result; who may write on which channel is the sandbox's business
-(see `zygote.py`).
+(see `template.py`).
 """
 
 from __future__ import annotations

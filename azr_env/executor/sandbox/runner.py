@@ -1,8 +1,8 @@
 """What a sandboxed process does with one job: run model-written code and describe the outcome.
 
 Runs only inside a confined process. Every operation returns a plain dict payload
-(`status`, `value`, `error`, `reason`, `encoded`, `items`) that `zygote.py` frames back to the
-trusted side. The payload carries values as `codec` trees, never as text to be evaluated.
+(`status`, `value`, `error`, `reason`, `encoded`, `items`) that the job process (`template.py`)
+or the worker (`zygote.py`) frames back to the trusted side. The payload carries values as `codec` trees, never as text to be evaluated.
 
 Operations (`job["op"]`):
 - `call`: exec `program`, evaluate `args` as call arguments, return `f(*args, **kwargs)`.
@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import answers, codec
+from . import answers, codec, namespaces
 
 _ENTRY = "f"
 _CAPTURE = "__azr_capture__"
@@ -206,33 +206,111 @@ def _op_call_encoded(job: dict[str, Any], max_chars: int) -> Payload:
     return describe_value(result, max_chars)
 
 
-def _op_probe(job: dict[str, Any], max_chars: int) -> Payload:
-    """Attempt one operation the sandbox must refuse; `ok` means the sandbox let it through."""
-    name = job["probe"]
-    if name == "fork":
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-    elif name == "write_file":
-        fd = os.open("/tmp/azr-sandbox-probe", os.O_WRONLY | os.O_CREAT, 0o600)
-        os.close(fd)
-        os.unlink("/tmp/azr-sandbox-probe")
-    elif name == "exec":
-        os.execv("/bin/true", ["true"])
-    elif name == "signal_parent":
-        os.kill(os.getppid(), 0)
-    elif name == "socket":
-        import ctypes
+_PROBE_FILE = "/tmp/azr-sandbox-probe"
+_IPC_PRIVATE, _IPC_CREAT, _IPC_RMID = 0, 0o1000, 0
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = libc.socket(2, 1, 0)  # AF_INET, SOCK_STREAM
-        if fd < 0:
-            raise OSError(ctypes.get_errno(), "socket refused")
-        os.close(fd)
+
+def _libc_call(name: str, *args: Any) -> int:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    result = int(getattr(libc, name)(*args))
+    if result < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{name}: {os.strerror(code)}")
+    return result
+
+
+def _try_fork() -> None:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _try_write() -> None:
+    # /tmp inside the sandbox is a world-writable tmpfs: only the filter stands in the way.
+    path = f"{_PROBE_FILE}-{os.getpid()}"
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        os.unlink(path)
+    except OSError:
+        pass  # the probe already got through: only the open counts
+
+
+def _try_ipc() -> None:
+    segment = _libc_call("shmget", _IPC_PRIVATE, 4096, _IPC_CREAT | 0o600)
+    try:
+        _libc_call("shmctl", segment, _IPC_RMID, None)
+    except OSError:
+        pass  # the probe already got through: only shmget counts
+
+
+_SECCOMP_PROBES: dict[str, Callable[[], Any]] = {
+    "fork": _try_fork,
+    "exec": lambda: os.execv("/bin/sh", ["sh", "-c", "true"]),
+    "socket": lambda: os.close(_libc_call("socket", 2, 1, 0)),  # AF_INET, SOCK_STREAM
+    "write_file": _try_write,
+    "signal_parent": lambda: os.kill(os.getppid(), 0),  # same uid: only the filter refuses
+    "ipc": _try_ipc,
+}
+
+_ALLOWED: Payload = {"status": "ok", "value": "'allowed'", "encoded": ["str", "allowed"]}
+
+
+def _refused_by_filter(action: Callable[[], Any]) -> Payload:
+    """Only the filter's EPERM proves the filter refused; any other errno is another layer."""
+    try:
+        action()
+    except OSError as exc:
+        if exc.errno == errno.EPERM:
+            return {"status": "forbidden", "reason": "forbidden_operation", "error": _text_of(exc)}
+        return {"status": "error", "reason": "refused_by_another_layer",
+                "error": f"{_text_of(exc)} (not the seccomp filter's EPERM)"}
+    return dict(_ALLOWED)
+
+
+def _other_processes_visible() -> bool:
+    """Whether /proc lists a process that is not a sandbox process (all share one cmdline)."""
+    try:
+        with open("/proc/self/cmdline", "rb") as fh:
+            own = fh.read()
+        entries = os.listdir("/proc")
+    except OSError:
+        return False  # no /proc at all: nothing to see
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmdline = fh.read()
+            except OSError:
+                continue  # ended meanwhile
+            if cmdline and cmdline != own:  # (a job process that ended shows an empty one)
+                return True
+    return False
+
+
+def _host_files_visible(paths: list[str]) -> bool:
+    """Whether `/` is not the private root, or a host path outside it can be seen."""
+    if namespaces.ROOT_ENTRIES is None or set(os.listdir("/")) != namespaces.ROOT_ENTRIES:
+        return True
+    return any(os.path.lexists(path) for path in paths)
+
+
+def _op_probe(job: dict[str, Any], max_chars: int) -> Payload:
+    """Check one layer: `forbidden` means the layer refused, and nothing but that layer did."""
+    name = job["probe"]
+    if name in _SECCOMP_PROBES:
+        return _refused_by_filter(_SECCOMP_PROBES[name])
+    if name == "host_processes":
+        visible = _other_processes_visible()
+    elif name == "host_files":
+        visible = _host_files_visible(list(job.get("paths") or []))
     else:
         return {"status": "error", "error": f"unknown probe {name!r}", "reason": "bad_job"}
-    return {"status": "ok", "value": "'allowed'", "encoded": ["str", "allowed"]}
+    if visible:
+        return dict(_ALLOWED)
+    return {"status": "forbidden", "reason": "forbidden_operation", "error": f"{name}: not visible"}
 
 
 _OPERATIONS: dict[str, Callable[[dict[str, Any], int], Payload]] = {
