@@ -337,15 +337,9 @@ def plot(curve: dict[str, Any], runs: list[dict[str, Any]], path: Path) -> None:
                     if not frozen and len(series) > 1:
                         ax.fill_between(steps, np.nanmin(data, axis=0), np.nanmax(data, axis=0),
                                         color=colors[group], alpha=0.15)
-        ax.set_title(title)
-        ax.set_xlabel("self-play step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("azr bench learning: cpu-learn self-play (line: mean over seeds, band: range; "
-                 "dashed: frozen control)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        _style(ax, title)
+    _save(fig, path, "azr bench learning: cpu-learn self-play (line: mean over seeds, band: "
+          "range; dashed: frozen control)")
 
 
 def role_series(run_curve: dict[str, dict[str, list[float]]], key: str,
@@ -392,12 +386,22 @@ def plot_estimators(curve: dict[str, Any], runs: list[dict[str, Any]], path: Pat
                 if not frozen and len(series) > 1:
                     ax.fill_between(steps, np.nanmin(data, axis=0), np.nanmax(data, axis=0),
                                     color=color, alpha=0.15)
-        ax.set_title(title + ("" if role else " (all groups)"))
-        ax.set_xlabel("self-play step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("azr bench learning by estimator: cpu-learn self-play (line: mean over seeds, "
-                 "band: range over seeds; dashed: frozen control)")
+        _style(ax, title + ("" if role else " (all groups)"))
+    _save(fig, path, "azr bench learning by estimator: cpu-learn self-play (line: mean over "
+          "seeds, band: range over seeds; dashed: frozen control)")
+
+
+def _style(ax: Any, title: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel("self-play step")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _save(fig: Any, path: Path, title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
