@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="self-play training (default: a short run on the embedded model)")
     p_train.add_argument("--preset", default=DEFAULT_PRESET,
-                         help="config preset name or YAML path (cpu-learn, cpu-smoke, paper-7b)")
+                         help="config preset name or YAML path (cpu-learn, cpu-smoke, paper-7b, paper-7b-base)")
     p_train.add_argument("--steps", type=int, help="total steps to train (a resumed run counts its earlier steps)")
     p_train.add_argument("--log-samples", type=int, metavar="N",
                          help="samples.jsonl: at most N samples per task-role group per step, 0 = off "

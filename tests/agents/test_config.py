@@ -16,6 +16,22 @@ def test_presets_load_and_differ_where_they_should() -> None:
     assert smoke.selfplay.batch_size < paper.selfplay.batch_size
 
 
+@pytest.mark.parametrize(
+    ("preset", "model"),
+    [("paper-7b", "Qwen/Qwen2.5-Coder-7B"), ("paper-7b-base", "Qwen/Qwen2.5-7B")],
+)
+def test_the_7b_presets_name_the_hub_ids_the_paper_trained(preset: str, model: str) -> None:
+    """The exact Hugging Face hub ids (AZR-Coder-7B and AZR-Base-7B); a misspelt id only fails
+    after a run has started, when the download is attempted. Config level: nothing is downloaded."""
+    assert load_config(preset).policy.model == model
+
+
+def test_the_base_7b_preset_differs_from_the_coder_one_only_in_the_model() -> None:
+    coder, base = load_config("paper-7b"), load_config("paper-7b-base")
+    base.policy.model, base.preset = coder.policy.model, coder.preset
+    assert base == coder
+
+
 def test_the_default_preset_is_the_one_a_small_model_can_learn_from() -> None:
     """`azr train` with no arguments: the completion format on a policy that continues text, with
     answers ending at a blank line (the format's contract), and the paper's estimator."""
