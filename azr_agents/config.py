@@ -76,7 +76,13 @@ class OptimConfig:
     entropy_coef: float = 0.001
     ppo_epochs: int = 1
     micro_batch_size: int = 8
-    """Sequences per forward/backward pass; gradients accumulate over the whole step."""
+    """Sequences per forward/backward pass; gradients accumulate over a whole mini-batch."""
+    mini_batches_per_step: int = 1
+    """Optimizer steps per PPO epoch: the step's trainable samples are split, in self-play order
+    (propose groups, then solve groups), into this many mini-batches, each followed by a gradient
+    clip and an optimizer step; advantages are still computed once over the whole batch. 1 is one
+    update per step; the reference (veRL's `ppo_mini_batch_size`, 128 of 6 x 64 samples) takes 3,
+    one per task type's worth of samples, which `paper-7b` sets."""
 
 
 @dataclass
@@ -168,6 +174,7 @@ def validate(config: AZRConfig) -> None:
         (0 <= opt.clip_low < 1 and opt.clip_high >= 0, "optim.clip_low must be in [0, 1), clip_high >= 0"),
         (opt.ppo_epochs >= 1, "optim.ppo_epochs must be >= 1"),
         (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),
+        (opt.mini_batches_per_step >= 1, "optim.mini_batches_per_step must be >= 1"),
         (config.run.steps >= 0, "run.steps must be >= 0"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every must be >= 1"),
     ]

@@ -14,6 +14,8 @@ def test_presets_load_and_differ_where_they_should() -> None:
     assert paper.selfplay.batch_size == 64 and paper.selfplay.references == 6
     assert paper.selfplay.learnability_samples == 8 and paper.optim.lr == 1e-6
     assert smoke.selfplay.batch_size < paper.selfplay.batch_size
+    # the reference's optimizer steps per self-play step (veRL ppo_mini_batch_size 128 of 6 x 64)
+    assert paper.optim.mini_batches_per_step == 3 and smoke.optim.mini_batches_per_step == 1
 
 
 @pytest.mark.parametrize(
@@ -56,6 +58,7 @@ def test_dotted_overrides_reach_nested_fields() -> None:
         (["selfplay.reward_mode=both"], "reward_mode"),
         (["selfplay.task_types=[deduction,prediction]"], "task_types"),
         (["generation.temperature=0"], "temperature"),
+        (["optim.mini_batches_per_step=0"], "mini_batches_per_step"),
         (["policy.backend=tensorflow"], "backend"),
         (["estimator.name=nope"], "unknown estimator"),
         (["estimator.name=trr++", "estimator.options={per: tokens}"], "per"),
