@@ -16,6 +16,9 @@ def test_presets_load_and_differ_where_they_should() -> None:
     assert smoke.selfplay.batch_size < paper.selfplay.batch_size
     # the reference's optimizer steps per self-play step (veRL ppo_mini_batch_size 128 of 6 x 64)
     assert paper.optim.mini_batches_per_step == 3 and smoke.optim.mini_batches_per_step == 1
+    # where the paper and the reference code differ, paper-7b follows the code its results came from
+    assert paper.selfplay.reward_mode == "reference" and paper.estimator.options == {"per": "token"}
+    assert paper.optim.weight_decay == 0.01
 
 
 @pytest.mark.parametrize(
