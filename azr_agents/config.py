@@ -60,6 +60,11 @@ class SelfPlayConfig:
     format: str = "r1"
     timeout_s: float = 10.0
     executor_workers: int | None = None
+    env: dict[str, Any] = field(default_factory=dict)
+    """Any other option of the env (`azr_env.config.EnvConfig`), nested as there:
+    `selfplay.env.determinism=separate_processes`, `selfplay.env.buffers.keep=oldest`,
+    `selfplay.env.executor.max_output_chars=400`. Options a field above sets are refused here
+    (set that field)."""
 
 
 @dataclass
@@ -153,6 +158,38 @@ def _explain(exc: OmegaConfBaseException) -> str:
     return f"bad config key {key!r}: {message}" if key else f"bad config: {message}"
 
 
+# The env options a `SelfPlayConfig` field sets, by their path in `EnvConfig`.
+_RENAMED = {
+    ("rewards", "mode"): "reward_mode", ("rewards", "num_samples"): "learnability_samples",
+    ("buffers", "cap"): "buffer_cap", ("buffers", "num_references"): "references",
+    ("format",): "format", ("induction_inputs",): "induction_inputs",
+    ("executor", "workers"): "executor_workers", ("executor", "timeout_s"): "timeout_s",
+}
+
+
+def env_options(sp: SelfPlayConfig) -> dict[str, Any]:
+    """The env's config as a nested dict: the fields of `sp` that name env options, then
+    `sp.env` for every other option. Raises `AZRConfigError` if `sp.env` sets an option a field
+    already sets, so that no value silently wins over another."""
+    options: dict[str, Any] = {}
+    for path, name in _RENAMED.items():
+        node = options
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = getattr(sp, name)
+    for key, value in sp.env.items():
+        if isinstance(value, dict) and isinstance(options.get(key), dict):
+            for sub, sub_value in value.items():
+                if (key, sub) in _RENAMED:
+                    raise AZRConfigError(f"selfplay.env.{key}.{sub}: set selfplay.{_RENAMED[(key, sub)]} instead")
+                options[key][sub] = sub_value
+        elif (key,) in _RENAMED:
+            raise AZRConfigError(f"selfplay.env.{key}: set selfplay.{_RENAMED[(key,)]} instead")
+        else:
+            options[key] = value
+    return options
+
+
 def validate(config: AZRConfig) -> None:
     """Values that would fail late, deep in a run, fail here with the key to change."""
     sp, opt, gen = config.selfplay, config.optim, config.generation
@@ -182,6 +219,13 @@ def validate(config: AZRConfig) -> None:
         if not ok:
             raise AZRConfigError(message)
     config.policy.validate()
+    from azr_env.config import build_config
+
+    options = env_options(sp)
+    try:
+        build_config(options, {})  # unknown env options and bad values fail before a model loads
+    except AZRConfigError as exc:
+        raise AZRConfigError(f"selfplay.env: {exc}") from None
     from azr_agents import estimators
 
     estimators.get(config.estimator.name, **config.estimator.options)  # fails now, not after loading
