@@ -101,6 +101,11 @@ def _train_command(args: argparse.Namespace) -> int:
         if args.log_samples is not None:
             config.run.log_samples = args.log_samples
         validate(config)
+        if args.print_config:
+            from azr_agents.config import to_yaml
+
+            print(to_yaml(config), end="")  # the resolved values; no model is loaded
+            return 0
         from azr_agents.run import default_run_dir, run_training
 
         run_dir = Path(args.resume or args.run_dir or config.run.run_dir or default_run_dir(config))
@@ -135,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="self-play training (default: a short run on the embedded model)")
     p_train.add_argument("--preset", default=DEFAULT_PRESET,
-                         help="config preset name or YAML path (cpu-learn, cpu-smoke, paper-7b)")
+                         help="config preset name or YAML path (cpu-learn, cpu-smoke, paper-7b, paper-7b-base)")
     p_train.add_argument("--steps", type=int, help="total steps to train (a resumed run counts its earlier steps)")
     p_train.add_argument("--log-samples", type=int, metavar="N",
                          help="samples.jsonl: at most N samples per task-role group per step, 0 = off "
@@ -145,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--import", dest="imports", action="append", metavar="MODULE",
                          help="import a module or .py file first, e.g. one that registers your "
                               "estimator (then: estimator.name=yours); repeat it on --resume")
+    p_train.add_argument("--print-config", action="store_true",
+                         help="print the resolved config (preset + overrides) as YAML and exit "
+                              "without loading a model")
     p_train.add_argument("overrides", nargs="*", metavar="key.sub=value", help="config overrides")
     p_train.set_defaults(handler=_train_command)
     p_export = sub.add_parser("export", help="write a run's checkpoint as a standard Hugging Face model folder")

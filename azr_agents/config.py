@@ -60,6 +60,11 @@ class SelfPlayConfig:
     format: str = "r1"
     timeout_s: float = 10.0
     executor_workers: int | None = None
+    env: dict[str, Any] = field(default_factory=dict)
+    """Any other option of the env (`azr_env.config.EnvConfig`), nested as there:
+    `selfplay.env.determinism=separate_processes`, `selfplay.env.buffers.keep=oldest`,
+    `selfplay.env.executor.max_output_chars=400`. Options a field above sets are refused here
+    (set that field)."""
 
 
 @dataclass
@@ -76,7 +81,13 @@ class OptimConfig:
     entropy_coef: float = 0.001
     ppo_epochs: int = 1
     micro_batch_size: int = 8
-    """Sequences per forward/backward pass; gradients accumulate over the whole step."""
+    """Sequences per forward/backward pass; gradients accumulate over a whole mini-batch."""
+    mini_batches_per_step: int = 1
+    """Optimizer steps per PPO epoch: the step's trainable samples are split, in self-play order
+    (propose groups, then solve groups), into this many mini-batches, each followed by a gradient
+    clip and an optimizer step; advantages are still computed once over the whole batch. 1 is one
+    update per step; the reference (veRL's `ppo_mini_batch_size`, 128 of 6 x 64 samples) takes 3,
+    one per task type's worth of samples, which `paper-7b` sets."""
 
 
 @dataclass
@@ -147,6 +158,38 @@ def _explain(exc: OmegaConfBaseException) -> str:
     return f"bad config key {key!r}: {message}" if key else f"bad config: {message}"
 
 
+# The env options a `SelfPlayConfig` field sets, by their path in `EnvConfig`.
+_RENAMED = {
+    ("rewards", "mode"): "reward_mode", ("rewards", "num_samples"): "learnability_samples",
+    ("buffers", "cap"): "buffer_cap", ("buffers", "num_references"): "references",
+    ("format",): "format", ("induction_inputs",): "induction_inputs",
+    ("executor", "workers"): "executor_workers", ("executor", "timeout_s"): "timeout_s",
+}
+
+
+def env_options(sp: SelfPlayConfig) -> dict[str, Any]:
+    """The env's config as a nested dict: the fields of `sp` that name env options, then
+    `sp.env` for every other option. Raises `AZRConfigError` if `sp.env` sets an option a field
+    already sets, so that no value silently wins over another."""
+    options: dict[str, Any] = {}
+    for path, name in _RENAMED.items():
+        node = options
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = getattr(sp, name)
+    for key, value in sp.env.items():
+        if isinstance(value, dict) and isinstance(options.get(key), dict):
+            for sub, sub_value in value.items():
+                if (key, sub) in _RENAMED:
+                    raise AZRConfigError(f"selfplay.env.{key}.{sub}: set selfplay.{_RENAMED[(key, sub)]} instead")
+                options[key][sub] = sub_value
+        elif (key,) in _RENAMED:
+            raise AZRConfigError(f"selfplay.env.{key}: set selfplay.{_RENAMED[(key,)]} instead")
+        else:
+            options[key] = value
+    return options
+
+
 def validate(config: AZRConfig) -> None:
     """Values that would fail late, deep in a run, fail here with the key to change."""
     sp, opt, gen = config.selfplay, config.optim, config.generation
@@ -168,6 +211,7 @@ def validate(config: AZRConfig) -> None:
         (0 <= opt.clip_low < 1 and opt.clip_high >= 0, "optim.clip_low must be in [0, 1), clip_high >= 0"),
         (opt.ppo_epochs >= 1, "optim.ppo_epochs must be >= 1"),
         (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),
+        (opt.mini_batches_per_step >= 1, "optim.mini_batches_per_step must be >= 1"),
         (config.run.steps >= 0, "run.steps must be >= 0"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every must be >= 1"),
     ]
@@ -175,6 +219,13 @@ def validate(config: AZRConfig) -> None:
         if not ok:
             raise AZRConfigError(message)
     config.policy.validate()
+    from azr_env.config import build_config
+
+    options = env_options(sp)
+    try:
+        build_config(options, {})  # unknown env options and bad values fail before a model loads
+    except AZRConfigError as exc:
+        raise AZRConfigError(f"selfplay.env: {exc}") from None
     from azr_agents import estimators
 
     estimators.get(config.estimator.name, **config.estimator.options)  # fails now, not after loading

@@ -25,7 +25,7 @@ import gymnasium
 import numpy as np
 
 import azr_env  # noqa: F401  (registers the env ids)
-from azr_agents.config import SelfPlayConfig
+from azr_agents.config import SelfPlayConfig, env_options
 from azr_agents.errors import AZRConfigError
 from azr_env.buffers import TaskBuffers
 from azr_env.executor import Executor, ExecutorConfig
@@ -60,14 +60,11 @@ class SelfPlaySession:
         self.config = config
         self.seed = seed
         self.solver: Callable[[list[str]], list[str]] | None = None
-        self.executor = Executor(ExecutorConfig(workers=config.executor_workers, timeout_s=config.timeout_s))
+        self.env_config: dict[str, Any] = env_options(config)
+        # One executor for every env (they would otherwise each start a pool): it carries the
+        # env's executor options.
+        self.executor = Executor(ExecutorConfig(**self.env_config.pop("executor")))
         self.executor.start()
-        self.env_config: dict[str, Any] = {
-            "rewards": {"mode": config.reward_mode, "num_samples": config.learnability_samples},
-            "buffers": {"cap": config.buffer_cap, "num_references": config.references},
-            "format": config.format,
-            "induction_inputs": config.induction_inputs,
-        }
         self.buffers: TaskBuffers | None = buffers
         self.envs: dict[tuple[str, str], Any] = {}
         self.seed_envs: dict[str, Any] = {}
@@ -244,4 +241,4 @@ def load_buffers(path: Path, config: SelfPlayConfig) -> TaskBuffers:
     """Buffers saved by a checkpoint (or `azr train`'s buffers.jsonl), with the run's options."""
     from azr_env.buffers import BufferConfig
 
-    return TaskBuffers.load(path, BufferConfig(cap=config.buffer_cap, num_references=config.references))
+    return TaskBuffers.load(path, BufferConfig(**env_options(config)["buffers"]))

@@ -169,7 +169,8 @@ class Trainer:
         ]
 
     def _update(self, samples: list[Sample]) -> dict[str, float]:
-        """Advantages for all samples at once, then PPO epochs over micro-batches."""
+        """Advantages for all samples at once, then PPO epochs; each epoch is
+        `optim.mini_batches_per_step` optimizer steps, each over micro-batches of its mini-batch."""
         # An `infra` outcome is the sandbox's failure, not the model's: it is not trained on.
         trainable = [s for s in samples if s.token_ids and not s.info.get("infra")]
         world = self.parallel.world if self.parallel is not None else 1
@@ -186,37 +187,42 @@ class Trainer:
         for sample, value in zip(trainable, per_sample.tolist(), strict=True):
             sample.advantage = float(value)
         old_logprobs = pad([s.logprobs for s in trainable], mask.shape[1])
-        total_tokens = max(float(mask.sum()), 1.0)
         opt = self.config.optim
         stats = LossStats()
         grad_norm = 0.0
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
-        # One optimizer step per epoch over the whole batch, so the order of micro-batches does
-        # not change the update: sorting by prompt keeps shared instructions and similar lengths
-        # together (less padding, and the policy can prefill a shared prefix once).
-        order = sorted(range(len(trainable)), key=lambda i: (trainable[i].prompt, i))
+        # Mini-batches are contiguous slices of the self-play order (every process splits into the
+        # same number, even empty ones, so gradient averaging stays in lockstep). Within one, the
+        # order of micro-batches does not change its update: sorting by prompt keeps shared
+        # instructions and similar lengths together (less padding, a shared prefix prefilled once).
+        mini_batches = [
+            sorted((int(i) for i in part), key=lambda i: (trainable[i].prompt, i))
+            for part in np.array_split(np.arange(len(trainable)), opt.mini_batches_per_step)
+        ]
         self.policy.model.train()
         for _ in range(opt.ppo_epochs):
-            self.optimizer.zero_grad(set_to_none=True)
-            for start in range(0, len(order), opt.micro_batch_size):
-                rows = [int(i) for i in order[start : start + opt.micro_batch_size]]
-                batch = [trainable[i] for i in rows]
-                recomputed = self.policy.logprobs([s.prompt for s in batch], [s.token_ids for s in batch],
-                                                  temperature=self.config.generation.temperature,
-                                                  top_p=self.config.generation.top_p)
-                width = recomputed.logprobs.shape[1]
-                loss, part = ppo_clip_loss(
-                    recomputed.logprobs, old_logprobs[rows, :width], advantages[rows, :width],
-                    mask[rows, :width] * recomputed.mask, clip_low=opt.clip_low, clip_high=opt.clip_high,
-                    entropies=recomputed.entropies, entropy_coef=opt.entropy_coef,
-                    total_tokens=total_tokens,
-                )
-                loss.backward()  # type: ignore[no-untyped-call]
-                stats.add(part)
-            if self.parallel is not None:
-                self.parallel.average_gradients(params)  # every process, even with no samples
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
-            self.optimizer.step()
+            for order in mini_batches:
+                self.optimizer.zero_grad(set_to_none=True)
+                total_tokens = max(float(mask[order].sum()), 1.0)
+                for start in range(0, len(order), opt.micro_batch_size):
+                    rows = order[start : start + opt.micro_batch_size]
+                    batch = [trainable[i] for i in rows]
+                    recomputed = self.policy.logprobs(
+                        [s.prompt for s in batch], [s.token_ids for s in batch],
+                        temperature=self.config.generation.temperature, top_p=self.config.generation.top_p)
+                    width = recomputed.logprobs.shape[1]
+                    loss, part = ppo_clip_loss(
+                        recomputed.logprobs, old_logprobs[rows, :width], advantages[rows, :width],
+                        mask[rows, :width] * recomputed.mask, clip_low=opt.clip_low,
+                        clip_high=opt.clip_high, entropies=recomputed.entropies,
+                        entropy_coef=opt.entropy_coef, total_tokens=total_tokens,
+                    )
+                    loss.backward()  # type: ignore[no-untyped-call]
+                    stats.add(part)
+                if self.parallel is not None:
+                    self.parallel.average_gradients(params)  # every process, even with no samples
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
+                self.optimizer.step()
         self.policy.model.eval()
         self.policy.sync_weights()
         masked = advantages[mask > 0]

@@ -1,4 +1,4 @@
-"""`azr bench estimators|executor|env|rollout|update_logprobs|learning|scoring`.
+"""`azr bench estimators|executor|env|rollout|update_logprobs|learning|scoring|parity`.
 
 `estimators` runs the synthetic bandit in-process; the others run the scripts of the repo's
 `benchmarks/` folder with this Python (extra arguments are passed on), which print their figures
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_USAGE = 2
-SCRIPTS = ("executor", "env", "rollout", "update_logprobs", "learning", "scoring")
+SCRIPTS = ("executor", "env", "rollout", "update_logprobs", "learning", "scoring", "parity")
 BENCHMARKS_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 """The repo's benchmarks/ (present in a source checkout or editable install, not in a wheel)."""
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from azr_agents.cli import main
+from azr_agents.config import from_yaml
 
 
 def test_train_imports_a_plugin_before_it_checks_the_config(
@@ -23,6 +24,21 @@ def test_train_imports_a_plugin_before_it_checks_the_config(
     err = capsys.readouterr().err
     assert err.startswith("azr train: unknown estimator 'not-there'")
     assert "plugin-cli-test" in err and "Traceback" not in err
+
+
+def test_print_config_shows_the_resolved_preset_and_overrides_without_loading_a_model(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import azr_agents.run
+
+    def no_training(*_: object, **__: object) -> None:
+        raise AssertionError("--print-config must not start a run")
+
+    monkeypatch.setattr(azr_agents.run, "run_training", no_training)
+    assert main(["train", "--preset", "paper-7b", "--print-config", "optim.lr=2e-6"]) == 0
+    config = from_yaml(capsys.readouterr().out)
+    assert config.policy.model == "Qwen/Qwen2.5-Coder-7B" and config.optim.lr == 2e-6
+    assert config.optim.mini_batches_per_step == 3 and config.preset == "paper-7b"
 
 
 @pytest.mark.parametrize(

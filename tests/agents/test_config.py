@@ -14,6 +14,27 @@ def test_presets_load_and_differ_where_they_should() -> None:
     assert paper.selfplay.batch_size == 64 and paper.selfplay.references == 6
     assert paper.selfplay.learnability_samples == 8 and paper.optim.lr == 1e-6
     assert smoke.selfplay.batch_size < paper.selfplay.batch_size
+    # the reference's optimizer steps per self-play step (veRL ppo_mini_batch_size 128 of 6 x 64)
+    assert paper.optim.mini_batches_per_step == 3 and smoke.optim.mini_batches_per_step == 1
+    # where the paper and the reference code differ, paper-7b follows the code its results came from
+    assert paper.selfplay.reward_mode == "reference" and paper.estimator.options == {"per": "token"}
+    assert paper.optim.weight_decay == 0.01
+
+
+@pytest.mark.parametrize(
+    ("preset", "model"),
+    [("paper-7b", "Qwen/Qwen2.5-Coder-7B"), ("paper-7b-base", "Qwen/Qwen2.5-7B")],
+)
+def test_the_7b_presets_name_the_hub_ids_the_paper_trained(preset: str, model: str) -> None:
+    """The exact Hugging Face hub ids (AZR-Coder-7B and AZR-Base-7B); a misspelt id only fails
+    after a run has started, when the download is attempted. Config level: nothing is downloaded."""
+    assert load_config(preset).policy.model == model
+
+
+def test_the_base_7b_preset_differs_from_the_coder_one_only_in_the_model() -> None:
+    coder, base = load_config("paper-7b"), load_config("paper-7b-base")
+    base.policy.model, base.preset = coder.policy.model, coder.preset
+    assert base == coder
 
 
 def test_the_default_preset_is_the_one_a_small_model_can_learn_from() -> None:
@@ -40,6 +61,11 @@ def test_dotted_overrides_reach_nested_fields() -> None:
         (["selfplay.reward_mode=both"], "reward_mode"),
         (["selfplay.task_types=[deduction,prediction]"], "task_types"),
         (["generation.temperature=0"], "temperature"),
+        (["optim.mini_batches_per_step=0"], "mini_batches_per_step"),
+        (["selfplay.env.nope=1"], "unknown env option"),
+        (["selfplay.env.determinism=sometimes"], "determinism"),
+        (["selfplay.env.buffers.cap=3"], "set selfplay.buffer_cap instead"),
+        (["selfplay.env.rewards.mode=reference"], "set selfplay.reward_mode instead"),
         (["policy.backend=tensorflow"], "backend"),
         (["estimator.name=nope"], "unknown estimator"),
         (["estimator.name=trr++", "estimator.options={per: tokens}"], "per"),

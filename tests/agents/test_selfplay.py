@@ -62,3 +62,23 @@ def test_recent_tasks_follow_the_global_step_across_seeding_and_resume(tmp_path:
         programs, solve = train_step(resumed, 2)
         assert [t.step for t in resumed.buffers["deduction"].tasks][-2:] == [2, 2]  # type: ignore[index]
         assert all(any(p in prompt for p in programs) for prompt in solve), "step 2's tasks first"
+
+
+def test_every_env_option_reaches_the_session_s_envs_and_executor() -> None:
+    """`selfplay.env` passes the env options no `SelfPlayConfig` field names (the reference's
+    keep-first buffers, a stricter determinism check, the output cap) through `azr train`."""
+    from azr_agents.config import load_config
+
+    config = load_config("cpu-smoke", [
+        "selfplay.batch_size=1", "selfplay.task_types=[deduction]", "selfplay.executor_workers=1",
+        "selfplay.env.determinism=separate_processes", "selfplay.env.buffers.keep=oldest",
+        "selfplay.env.executor.max_output_chars=400",
+    ])
+    with SelfPlaySession(config.selfplay) as session:
+        for env in session.envs.values():
+            env_config = env.unwrapped.config
+            assert env_config.determinism == "separate_processes" and env_config.buffers.keep == "oldest"
+            assert env_config.buffers.cap == config.selfplay.buffer_cap  # the renamed fields still apply
+        assert session.executor.config.max_output_chars == 400
+        assert session.buffers is not None and session.buffers.config.keep == "oldest"
+        assert session.executor.config.timeout_s == config.selfplay.timeout_s

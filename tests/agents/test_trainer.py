@@ -296,3 +296,23 @@ def test_samples_per_prompt_gives_grpo_real_groups_and_samples_jsonl_shows_them(
     assert solved and all(r["answer"] is not None and r["reason"] in ("correct", "wrong_value") for r in solved)
     assert all(isinstance(r["advantage"], float) and isinstance(r["reward"], float) for r in records)
 
+
+
+@pytest.mark.parametrize("mini_batches", [1, 3])
+def test_each_mini_batch_of_a_step_is_one_optimizer_step(
+    tiny_model_dir: Path, tmp_path: Path, mini_batches: int
+) -> None:
+    """`optim.mini_batches_per_step` optimizer steps per epoch (the reference takes one per task
+    type's worth of samples): AdamW counts its steps, and every trainable sample is trained on."""
+    from azr_agents.policies import load_policy
+    from azr_agents.selfplay import SelfPlaySession
+    from azr_agents.trainer import Trainer
+
+    config = tiny_config(tiny_model_dir, f"optim.mini_batches_per_step={mini_batches}", "run.probe_every=0")
+    policy = load_policy(str(tiny_model_dir))
+    with SelfPlaySession(config.selfplay) as session:
+        trainer = Trainer(config, policy, session, tmp_path)
+        metrics = trainer.step()
+    assert metrics["update"]["trained_samples"] == 12
+    steps = {int(state["step"]) for state in trainer.optimizer.state.values()}
+    assert steps == {mini_batches}
