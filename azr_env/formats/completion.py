@@ -40,7 +40,8 @@ INPUT_TAG = "# input:"
 MESSAGE_TAG = "# message:"
 HINT_TAG = "# hint:"
 _PACKED = "\x00blocks:"
-"""Prefix of an answer `extract` packed (a completion decoded from tokens never holds NUL)."""
+"""Prefix of an answer `extract` packed. A raw completion that starts with it (only reachable for
+a group this format has no reader for) can only state its own blocks, as fences would."""
 
 _SOLVE_SHOTS: tuple[tuple[str, str, str], ...] = (
     ("def f(x):\n    return x * 2 + 1", "3", "7"),
