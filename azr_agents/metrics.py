@@ -116,12 +116,15 @@ def plot_run(run_dir: Path) -> list[Path]:
               (("accuracy", "solve_rate"), "solver accuracy / proposals' solve rate", (-0.02, 1.02))]
     fig, axes = plt.subplots(3, 2, figsize=(11, 10), sharex=True)
     groups = sorted({g for r in records for g in r["groups"]})
+    # One colour per group in every panel (a panel that skips a group must not shift the rest).
+    colors = dict(zip(groups, plt.get_cmap("tab10").colors, strict=False))
     for ax, (keys, title, ylim) in zip(axes.flat, panels, strict=False):
         for group in groups:
             points = [(r["step"], value) for r in records
                       if (value := _first(r["groups"].get(group, {}), keys)) is not None]
             if points:
-                ax.plot(*zip(*points, strict=True), marker="o", markersize=3, label=group)
+                ax.plot(*zip(*points, strict=True), marker="o", markersize=3, label=group,
+                        color=colors.get(group))
         ax.set_title(title)
         ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
