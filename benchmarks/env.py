@@ -66,13 +66,29 @@ def scripted_solver(prompts: list[str]) -> list[str]:
                  "    return [(0, 2)]\n```") if i % 2 else "no answer" for i, _ in enumerate(prompts)]
 
 
-def solve_answer(obs_prompt: str, task_type: str, i: int) -> str:
-    """Right for even i where cheap to be right (abduction: the identity input is not), else junk."""
+def plausible_answer(task_type: str) -> str:
+    """A well-formed answer of the right kind (its value does not matter for timing the env)."""
     if task_type == "deduction":
         return wrap("```output\n[(0, 1)]\n```")
     if task_type == "abduction":
         return wrap("```input\n[3, 1, 4], 2\n```")
     return wrap("```python\ndef f(xs, k):\n    return sorted((x % k, 0) for x in xs)[:2]\n```")
+
+
+GOLD_FIELD = {"deduction": ("outputs", "output"), "abduction": ("inputs", "input"),
+              "induction": ("program", "python")}
+"""Where a task's gold answer is in the reset info, and the block a solver writes it in."""
+
+
+def solve_answer(task: dict[str, Any], task_type: str, i: int) -> str:
+    """The gold answer for even i, a wrong one for odd i: half the answers are right."""
+    field, kind = GOLD_FIELD[task_type]
+    gold = task[field][i]
+    gold = gold[0] if isinstance(gold, (list, tuple)) else gold
+    if i % 2:
+        gold = {"output": "'certainly not this'", "input": "'not an input'",
+                "python": "def f(*a):\n    return 'never'"}[kind]
+    return wrap(f"```{kind}\n{gold}\n```")
 
 
 def vec(env_id: str, batch: int, executor: Executor, **kwargs: Any) -> Any:
@@ -93,14 +109,23 @@ def proposals_per_second(executor: Executor, batch: int, rounds: int) -> float:
 
 
 def solves_per_second(executor: Executor, batch: int, rounds: int) -> dict[str, float]:
+    """Answers scored per second on generated tasks, half of them right (checked)."""
     out = {}
     for task_type in ("deduction", "abduction", "induction"):
-        venv = vec(f"azr_env/{task_type.capitalize()}-Solve-v0", batch, executor)
-        obs, _ = venv.reset(seed=0)
-        started = time.perf_counter()
+        venv = vec(f"azr_env/{task_type.capitalize()}-Solve-v0", batch, executor,
+                   source="generator", reveal_answers=True)
+        _, info = venv.reset(seed=0)
+        elapsed = 0.0
         for _ in range(rounds):
-            obs, *_ = venv.step([solve_answer(p, task_type, i) for i, p in enumerate(obs["prompt"])])
-        out[task_type] = batch * rounds / (time.perf_counter() - started)
+            answers = [solve_answer(info["task"], task_type, i) for i in range(batch)]
+            started = time.perf_counter()
+            _, rewards, *_ = venv.step(answers)
+            elapsed += time.perf_counter() - started
+            # gold answers always score 1; a "wrong" abduction input may still fit by chance
+            assert all(r == 1.0 for r in rewards[::2]), (task_type, list(rewards))
+            assert all(r in (1.0, -0.5) for r in rewards[1::2]), (task_type, list(rewards))
+            _, info = venv.reset()  # the next tasks (each sub-env's RNG stream goes on)
+        out[task_type] = batch * rounds / elapsed
         venv.close()
     return out
 
@@ -119,7 +144,7 @@ def selfplay_step_seconds(executor: Executor, batch: int, samples: int, steps: i
                 actions.append(induction_proposal(s * batch + i) if kind == "induction"
                                else proposal(s * batch + i))
             else:
-                actions.append(solve_answer(obs["prompt"][i], kind, i))
+                actions.append(plausible_answer(kind))
         obs, *_ = venv.step(actions)
     elapsed = (time.perf_counter() - started) / steps
     venv.close()
