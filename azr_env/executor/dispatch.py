@@ -89,6 +89,18 @@ def _signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
+def process_or_fail(executor: Executor, slot: int, queue: deque[tuple[int, dict[str, Any]]],
+                    results: list[ExecResult | None]) -> SandboxProcess | None:
+    """The sandbox process of `slot`, started anew if it died; when it cannot be started, the
+    next queued job gets that fact as its `infra` result (the parent observed it) and None."""
+    try:
+        return executor._process(slot)
+    except SandboxStartError as exc:
+        index, _ = queue.popleft()
+        results[index] = infra(f"could not replace a sandbox process: {exc}")
+        return None
+
+
 class _Running:
     """A job in a job process: its pipes, its deadline, what has come back so far."""
 
@@ -126,11 +138,8 @@ class JobDispatch:
         """Give the next job to a spare of `slot`, if the slot is free and has one."""
         if slot in self.running or not self.queue:
             return
-        try:
-            process = self.executor._process(slot)
-        except SandboxStartError as exc:
-            index, _ = self.queue.popleft()
-            self.results[index] = infra(f"could not replace a sandbox process: {exc}")
+        process = process_or_fail(self.executor, slot, self.queue, self.results)
+        if process is None:
             return
         if not process.spares:  # (otherwise `_wait` polls whenever the template has news)
             process.poll_control()
@@ -277,11 +286,8 @@ class WorkerDispatch:
         room = self.config.pipeline_depth - len(self.inflight.get(slot, ()))
         if room <= 0 or not self.queue:
             return
-        try:
-            process = self.executor._process(slot)
-        except SandboxStartError as exc:
-            index, _ = self.queue.popleft()
-            self.results[index] = infra(f"could not replace a sandbox process: {exc}")
+        process = process_or_fail(self.executor, slot, self.queue, self.results)
+        if process is None:
             return
         # Unread frames must fit in the pipe (64 KiB), or a write could block while the worker
         # runs a long job and the pool could not enforce deadlines meanwhile.
