@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
+from azr_env.executor.sandbox.answers import dotted_name
+
 REFERENCE_BANNED_MODULES: tuple[str, ...] = (
     "logging", "random", "multiprocessing", "pebble", "subprocess", "threading", "datetime",
     "time", "hashlib", "hmac", "bcrypt", "calendar", "os.sys", "os.path", "os.environ",
@@ -30,18 +32,6 @@ def _parse(source: str) -> ast.Module | None:
         return ast.parse(source)
     except _PARSE_FAILURES:
         return None
-
-
-def _dotted(node: ast.expr) -> str | None:
-    """`a.b.c` for an attribute chain rooted at a plain name, else None."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def _is_banned(dotted: str, banned: Sequence[str]) -> bool:
@@ -85,7 +75,7 @@ def forbidden_use(tree: ast.AST, banned: Sequence[str]) -> str | None:
         elif isinstance(node, ast.Attribute):
             if node.attr in DYNAMIC_IMPORTS:
                 return "dynamic_import"
-            dotted = _dotted(node)
+            dotted = dotted_name(node)
             if dotted is not None and any(
                 "." in entry and _is_banned(dotted, [entry]) for entry in banned
             ):

@@ -274,7 +274,7 @@ class _Evaluator:
             if node.id in CONSTRUCTORS:
                 return CONSTRUCTORS[node.id]
         elif isinstance(node, ast.Attribute):
-            found = MODULE_PATHS.get(_dotted(node) or "")
+            found = MODULE_PATHS.get(dotted_name(node) or "")
             if isinstance(found, type):
                 return found
         raise AnswerRefused("not_a_value", "an answer must be a value, not a computation: only "
@@ -282,7 +282,7 @@ class _Evaluator:
                                            "(and the program's own classes) may be called in it")
 
     def call(self, node: ast.Call, depth: int) -> Any:
-        if isinstance(node.func, ast.Attribute) and _dotted(node.func) not in MODULE_PATHS \
+        if isinstance(node.func, ast.Attribute) and dotted_name(node.func) not in MODULE_PATHS \
                 and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.classes):
             return self.text_method(node, depth)
         target = self.callee(node.func)
@@ -319,7 +319,7 @@ class _Evaluator:
         return self.measured(getattr(receiver, func.attr)(*args, **kwargs))
 
     def attribute(self, node: ast.Attribute) -> Any:
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted in MODULE_PATHS and not isinstance(MODULE_PATHS[dotted], type):
             return MODULE_PATHS[dotted]
         root = node
@@ -403,7 +403,9 @@ class _Evaluator:
                                                         "answer can be")
 
 
-def _dotted(node: ast.expr) -> str | None:
+def dotted_name(node: ast.expr) -> str | None:
+    """`a.b.c` for an attribute chain rooted at a plain name, else None (also used by the
+    trusted side's banned-name check, `azr_env.tasks.program`)."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
