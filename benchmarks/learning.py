@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -408,10 +406,10 @@ def _save(fig: Any, path: Path, title: str) -> None:
 
 
 def meta(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT).stdout.strip() or "unknown"
-    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+    from benchmarks.provenance import commit, machine
+
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit(),
+            "machine": machine(),
             "command": "python benchmarks/learning.py " + " ".join(argv), "steps": args.steps,
             "seeds": args.seeds, "threads": args.threads, "parallel": args.parallel}
 

@@ -25,7 +25,6 @@ Prints the table and writes it, with commit, date and command, to
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ import gymnasium as gym
 import azr_env  # noqa: F401  (registers the ids)
 from azr_env.executor import Executor
 from azr_env.rewards import REWARD_MODES
+from benchmarks.provenance import commit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "parity.json"
 PROGRAM = "def f(a):\n    return a * 2"
@@ -111,14 +111,6 @@ def score(executor: Executor, row: Row, mode: str) -> tuple[float, str]:
     finally:
         env.close()
     return float(reward), str(info.get("reason", ""))
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _number(value: float | None) -> str:

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -41,6 +39,7 @@ import azr_env  # noqa: F401  (registers the ids)
 from azr_env.dataset import Scorer, create_dataset, reference_answer, task_of
 from azr_env.executor import Executor
 from azr_env.sources import TaskSupply, get_source
+from benchmarks.provenance import commit, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scoring.jsonl"
 TYPES = ("deduction", "abduction", "induction")
@@ -105,26 +104,6 @@ def generator_rate(workers: int, tasks: int) -> dict[str, float]:
             found = supply.take(task_type, 0, tasks)
             out[task_type] = round(len(found) / (time.perf_counter() - start), 1)
     return out
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
 def main() -> None:
