@@ -3,8 +3,8 @@
 Simple, varied Python functions that no training step ever shows: 40 templates over integers,
 strings, lists and dicts (arithmetic, indexing, slicing, methods, conditionals, loops,
 comprehensions), each instantiated three times with different constants and inputs from a fixed
-seed. The outputs are computed here with plain Python (these are our own programs, not a
-model's). Deterministic: the same file on every run.
+seed. The outputs are computed by the sandboxed executor, like every output in azr.
+Deterministic: the same file on every run.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+
+from azr_env.executor import Executor
 
 # (program template, input generator). `{a}`, `{b}` are small constants drawn per instance.
 TEMPLATES: list[tuple[str, str]] = [
@@ -92,13 +94,16 @@ def build(seed: int = 20261130, per_template: int = 3) -> list[dict[str, str]]:
             params = {"a": rng.randint(1, 4), "b": rng.randint(1, 9), "w": rng.choice(WORDS),
                       "c": rng.choice(LETTERS), "d": rng.choice(LETTERS).upper(),
                       "k": rng.choice(KEYS)}
-            program = template.format(**params)
-            args = make_input(kind, rng, params)
-            scope: dict[str, object] = {}
-            exec(program, scope)  # our own programs, not a model's
-            output = repr(eval(f"f({args})", scope))
-            rows.append({"id": f"probe/{number:02d}-{instance}", "program": program,
-                         "input": args, "output": output})
+            rows.append({"id": f"probe/{number:02d}-{instance}",
+                         "program": template.format(**params),
+                         "input": make_input(kind, rng, params)})
+    # The outputs come from the executor that scores the probe, as every output in azr does.
+    with Executor() as executor:
+        results = executor.run_batch([(row["program"], row["input"]) for row in rows])
+    for row, result in zip(rows, results, strict=True):
+        if result.status != "ok" or result.value is None:
+            raise RuntimeError(f"{row['id']}: {result.status} {result.error}")
+        row["output"] = result.value
     return rows
 
 
