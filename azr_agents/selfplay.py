@@ -194,16 +194,8 @@ class SelfPlaySession:
         tasks = self.probe_tasks(size)
         if not tasks:
             return {}
-        env = gymnasium.make("azr_env/SelfPlay-v0", config=self.env_config, executor=self.executor)
-        try:
-            prompts = [env.reset(seed=i, options={"task": t})[0]["prompt"] for i, t in enumerate(tasks)]
-            completions = trainer.complete(prompts, greedy=True)
-            infos = []
-            for i, (task, completion) in enumerate(zip(tasks, completions, strict=True)):
-                env.reset(seed=i, options={"task": task})
-                infos.append(env.step(completion)[4])
-        finally:
-            env.close()
+        infos = score_posed(tasks, lambda prompts: trainer.complete(prompts, greedy=True),
+                            self.executor, self.env_config)
         n = len(infos)
         return {"format_ok": sum(bool(i.get("format_ok")) for i in infos) / n,
                 "accuracy": sum(bool(i.get("accuracy")) for i in infos) / n, "tasks": float(n)}
@@ -227,6 +219,24 @@ class SelfPlaySession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def score_posed(tasks: Sequence[dict[str, Any]], complete: Callable[[list[str]], list[str]],
+                executor: Executor, env_config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pose each task to the env (`reset(options={"task": ...})`), complete every prompt in one
+    batch, and let the env score each completion; the step infos, in the order of `tasks`.
+    Probes use it, so they see the same format, parser and sandboxed checks as training."""
+    env = gymnasium.make("azr_env/SelfPlay-v0", config=env_config, executor=executor)
+    try:
+        prompts = [env.reset(seed=i, options={"task": t})[0]["prompt"] for i, t in enumerate(tasks)]
+        completions = complete(prompts)
+        infos = []
+        for i, (task, completion) in enumerate(zip(tasks, completions, strict=True)):
+            env.reset(seed=i, options={"task": task})
+            infos.append(env.step(completion)[4])
+    finally:
+        env.close()
+    return infos
 
 
 def _cruxeval_rows(size: int) -> list[dict[str, Any]]:

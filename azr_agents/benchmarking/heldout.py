@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import gymnasium
 import numpy as np
 
-import azr_env  # noqa: F401  (registers the env ids)
+from azr_agents.selfplay import score_posed
 from azr_env.executor import Executor
 
 
@@ -53,18 +52,12 @@ def probe_items(cruxeval: int = 40) -> list[ProbeItem]:
 def score_probe(policy: Any, items: list[ProbeItem], executor: Executor, env_config: dict[str, Any],
                 max_new_tokens: int = 48) -> np.ndarray:
     """1.0 where the policy's greedy answer is right, else 0.0, in the order of `items`."""
-    env = gymnasium.make("azr_env/SelfPlay-v0", config=env_config, executor=executor)
-    try:
-        prompts = [env.reset(seed=0, options={"task": it.task})[0]["prompt"] for it in items]
+    def greedy(prompts: list[str]) -> list[str]:
         outputs = policy.generate(prompts, max_new_tokens=max_new_tokens, temperature=0.0)
-        right = []
-        for item, output in zip(items, outputs, strict=True):
-            env.reset(seed=0, options={"task": item.task})
-            info = env.step(output.text)[4]
-            right.append(1.0 if info.get("accuracy") else 0.0)
-    finally:
-        env.close()
-    return np.asarray(right)
+        return [o.text for o in outputs]
+
+    infos = score_posed([it.task for it in items], greedy, executor, env_config)
+    return np.asarray([1.0 if info.get("accuracy") else 0.0 for info in infos])
 
 
 def bootstrap_interval(diffs: np.ndarray, seed: int = 0, resamples: int = 4000,
