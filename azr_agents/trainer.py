@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import resource
+import statistics
 import tempfile
 import time
 from collections import defaultdict
@@ -239,7 +240,8 @@ class Trainer:
         for name, members in sorted(by_group.items()):
             info_keys = ("format_ok", "valid", "solve_rate", "learnability", "accuracy")
             rewards = [s.reward for s in members]
-            entry = {"reward": _mean(rewards), "reward_std": _std(rewards),
+            # population std: 0 means TRR++ gives this group no gradient this step
+            entry = {"reward": _mean(rewards), "reward_std": statistics.pstdev(rewards),
                      "response_tokens": _mean([len(s.token_ids) for s in members])}
             for key in info_keys:
                 values = [float(s.info[key]) for s in members if isinstance(s.info.get(key), (int, float, bool))]
@@ -331,8 +333,3 @@ class Trainer:
 def _mean(values: list[float]) -> float:
     return float(sum(values) / len(values)) if values else 0.0
 
-
-def _std(values: list[float]) -> float:
-    """Population std of a group's rewards: 0 means TRR++ gives this group no gradient."""
-    mean = _mean(values)
-    return float((sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5) if values else 0.0
