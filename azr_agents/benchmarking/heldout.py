@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from azr_agents.selfplay import score_posed
+from azr_agents.training.session import score_posed
 from azr_env.executor import Executor
 
 

@@ -72,7 +72,7 @@ def resolve_model_source(model: str | None) -> ModelSource:
         if (expanded / "config.json").is_file():
             return ModelSource(str(expanded))
         if (expanded / "checkpoints").is_dir():  # a run folder of `azr train`: its latest model
-            from azr_agents.checkpoint import latest_checkpoint
+            from azr_agents.training.checkpoint import latest_checkpoint
 
             found = latest_checkpoint(expanded / "checkpoints")
             if found is not None and (found / "config.json").is_file():

@@ -29,12 +29,12 @@ def test_train_imports_a_plugin_before_it_checks_the_config(
 def test_print_config_shows_the_resolved_preset_and_overrides_without_loading_a_model(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import azr_agents.run
+    import azr_agents.training.run
 
     def no_training(*_: object, **__: object) -> None:
         raise AssertionError("--print-config must not start a run")
 
-    monkeypatch.setattr(azr_agents.run, "run_training", no_training)
+    monkeypatch.setattr(azr_agents.training.run, "run_training", no_training)
     assert main(["train", "--preset", "paper-7b", "--print-config", "optim.lr=2e-6"]) == 0
     config = from_yaml(capsys.readouterr().out)
     assert config.policy.model == "Qwen/Qwen2.5-Coder-7B" and config.optim.lr == 2e-6

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from azr_agents.checkpoint import load_weights, save_pretrained
 from azr_agents.cli import main
 from azr_agents.config import AZRConfig, load_config
+from azr_agents.training.checkpoint import load_weights, save_pretrained
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,8 @@ def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[tuple[Path, dict[str, torch.Tensor]]]:
     """A run folder with checkpoints of steps 1 and 2 of a trained tiny model, and its weights."""
     from azr_agents.policies import load_policy
-    from azr_agents.selfplay import SelfPlaySession
-    from azr_agents.trainer import Trainer
+    from azr_agents.training.session import SelfPlaySession
+    from azr_agents.training.trainer import Trainer
 
     run_dir = tmp_path_factory.mktemp("run")
     config: AZRConfig = load_config("cpu-smoke", [*TINY, f"policy.model={tiny_model_dir}"])

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from azr_agents.loss import ppo_clip_loss
+from azr_agents.training.loss import ppo_clip_loss
 
 
 def test_on_policy_loss_is_minus_mean_advantage() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import matplotlib.figure
 import pytest
 
-from azr_agents.metrics import plot_run
+from azr_agents.training.metrics import plot_run
 
 
 def test_each_group_has_one_colour_in_every_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from azr_agents.rollout import Sample
-from azr_agents.samples import (
+from azr_agents.training.rollout import Sample
+from azr_agents.training.samples import (
     PROMPT_CHARS,
     SamplesLogger,
     capped,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from azr_agents.config import SelfPlayConfig
-from azr_agents.selfplay import SelfPlaySession, load_buffers
+from azr_agents.training.session import SelfPlaySession, load_buffers
 
 CONFIG = SelfPlayConfig(batch_size=2, references=1, learnability_samples=2, seed_factor=50,
                         task_types=["deduction"], executor_workers=1, timeout_s=5.0)

@@ -18,10 +18,10 @@ import torch
 from safetensors.torch import load_file
 
 from azr_agents import estimators
-from azr_agents.checkpoint import STATE, checkpoint_step, latest_checkpoint
 from azr_agents.config import AZRConfig, from_yaml, load_config
-from azr_agents.metrics import read_metrics
-from azr_agents.samples import read_samples
+from azr_agents.training.checkpoint import STATE, checkpoint_step, latest_checkpoint
+from azr_agents.training.metrics import read_metrics
+from azr_agents.training.samples import read_samples
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def tiny_config(model_dir: Path, *extra: str) -> AZRConfig:
 
 
 def test_a_short_run_writes_a_complete_run_folder(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from azr_agents.run import run_training
+    from azr_agents.training.run import run_training
 
     config = tiny_config(tiny_model_dir, "run.steps=2")
     run_dir = tmp_path / "run"
@@ -64,8 +64,8 @@ def test_a_custom_estimator_trains_a_step_without_touching_the_trainer(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from azr_agents.policies import load_policy
-    from azr_agents.selfplay import SelfPlaySession
-    from azr_agents.trainer import Trainer
+    from azr_agents.training.session import SelfPlaySession
+    from azr_agents.training.trainer import Trainer
 
     monkeypatch.setattr(estimators.registry, "_REGISTRY", dict(estimators.registry._REGISTRY))
     calls: list[int] = []
@@ -124,8 +124,8 @@ def test_a_run_killed_mid_step_resumes_with_the_checkpointed_buffers_and_step(
     saved_buffers = [json.loads(line) for line in (checkpoint / "buffers.jsonl").read_text().splitlines()]
 
     from azr_agents.policies import load_policy
-    from azr_agents.selfplay import SelfPlaySession, load_buffers
-    from azr_agents.trainer import Trainer
+    from azr_agents.training.session import SelfPlaySession, load_buffers
+    from azr_agents.training.trainer import Trainer
 
     config = from_yaml((run_dir / "config.yaml").read_text())
     policy = load_policy(config.policy.model)
@@ -186,7 +186,7 @@ def _run_record(run_dir: Path) -> dict[str, Any]:
 def test_resume_is_exact_two_steps_equal_one_step_save_resume_one_step(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    from azr_agents.run import run_training
+    from azr_agents.training.run import run_training
 
     # reinforce's moving baseline gives non-zero advantages even when every reward is the same,
     # so the weights and AdamW's moments really move, and the estimator has a state to resume.
@@ -253,8 +253,8 @@ def test_samples_per_prompt_gives_grpo_real_groups_and_samples_jsonl_shows_them(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from azr_agents.policies import load_policy
-    from azr_agents.selfplay import SelfPlaySession
-    from azr_agents.trainer import Trainer
+    from azr_agents.training.session import SelfPlaySession
+    from azr_agents.training.trainer import Trainer
 
     monkeypatch.setattr(estimators.registry, "_REGISTRY", dict(estimators.registry._REGISTRY))
     seen: list[tuple[estimators.AdvantageInput, torch.Tensor]] = []
@@ -305,8 +305,8 @@ def test_each_mini_batch_of_a_step_is_one_optimizer_step(
     """`optim.mini_batches_per_step` optimizer steps per epoch (the reference takes one per task
     type's worth of samples): AdamW counts its steps, and every trainable sample is trained on."""
     from azr_agents.policies import load_policy
-    from azr_agents.selfplay import SelfPlaySession
-    from azr_agents.trainer import Trainer
+    from azr_agents.training.session import SelfPlaySession
+    from azr_agents.training.trainer import Trainer
 
     config = tiny_config(tiny_model_dir, f"optim.mini_batches_per_step={mini_batches}", "run.probe_every=0")
     policy = load_policy(str(tiny_model_dir))

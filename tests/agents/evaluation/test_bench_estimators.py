@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from azr_agents.benchmarking import cli as bench_cli
 from azr_agents.benchmarking.bandit import bench_estimators, reward_table
 from azr_agents.benchmarking.specs import EstimatorSpec
+from azr_agents.cli import bench as bench_cli
 from azr_agents.cli import main
 
 PLUGIN = '''

@@ -342,7 +342,7 @@ def test_embedded_model_generates_and_saves_as_a_plain_model(tmp_path: Path) -> 
     # De-quantised from GGUF, it saves as a plain float model (checkpoints and `azr export`).
     from transformers import AutoModelForCausalLM
 
-    from azr_agents.checkpoint import save_pretrained
+    from azr_agents.training.checkpoint import save_pretrained
 
     save_pretrained(tmp_path, policy.model, policy.tokenizer)
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32)

@@ -63,6 +63,6 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_eval_command)
 
-    from azr_agents.benchmarking.cli import add_bench_parser
+    from azr_agents.cli.bench import add_bench_parser
 
     add_bench_parser(sub)

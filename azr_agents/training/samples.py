@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from azr_agents.rollout import Sample
+from azr_agents.training.rollout import Sample
 
 PROMPT_CHARS = 2000
 """Prompts up to this long are logged whole; longer ones as head + elision + tail."""

@@ -33,11 +33,11 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
     from rich.console import Console
     from tqdm import tqdm
 
-    from azr_agents.checkpoint import latest_checkpoint
-    from azr_agents.distributed import DataParallel
     from azr_agents.policies import load_policy
-    from azr_agents.selfplay import SelfPlaySession, load_buffers
-    from azr_agents.trainer import Trainer
+    from azr_agents.training.checkpoint import latest_checkpoint
+    from azr_agents.training.distributed import DataParallel
+    from azr_agents.training.session import SelfPlaySession, load_buffers
+    from azr_agents.training.trainer import Trainer
 
     parallel = DataParallel()
     console = Console(stderr=True, quiet=not parallel.is_main)
@@ -95,7 +95,7 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
 
 
 def _buffers_file(checkpoint: Path, rank: int) -> Path:
-    from azr_agents.checkpoint import BUFFERS, rank_file
+    from azr_agents.training.checkpoint import BUFFERS, rank_file
 
     own = rank_file(checkpoint, BUFFERS, rank)
     return own if own.exists() else checkpoint / BUFFERS

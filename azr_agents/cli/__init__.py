@@ -79,7 +79,7 @@ def _train_command(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     try:
         if args.imports:
-            from azr_agents.benchmarking.cli import import_plugin
+            from azr_agents.cli.bench import import_plugin
 
             for spec in args.imports:
                 import_plugin(spec)  # e.g. registers a user's estimator before the config names it
@@ -106,7 +106,7 @@ def _train_command(args: argparse.Namespace) -> int:
 
             print(to_yaml(config), end="")  # the resolved values; no model is loaded
             return 0
-        from azr_agents.run import default_run_dir, run_training
+        from azr_agents.training.run import default_run_dir, run_training
 
         run_dir = Path(args.resume or args.run_dir or config.run.run_dir or default_run_dir(config))
         run_training(config, run_dir, resume=bool(args.resume))
@@ -121,7 +121,7 @@ def _train_command(args: argparse.Namespace) -> int:
 
 def _export_command(args: argparse.Namespace) -> int:
     from azr_agents.errors import AZRConfigError
-    from azr_agents.export import export_checkpoint
+    from azr_agents.training.export import export_checkpoint
 
     try:
         out = export_checkpoint(Path(args.run), Path(args.out), step=args.step)
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_exec.add_argument("--unsafe-no-sandbox", action="store_true",
                         help="run even where seccomp is unavailable (trusted code only)")
     p_exec.set_defaults(handler=_exec_command)
-    __import__("azr_agents.evaluation.cli", fromlist=["add_parsers"]).add_parsers(sub)  # eval, bench
+    __import__("azr_agents.cli.eval", fromlist=["add_parsers"]).add_parsers(sub)  # eval, bench
     return parser
 
 

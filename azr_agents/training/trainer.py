@@ -22,7 +22,9 @@ import numpy as np
 import torch
 
 from azr_agents import estimators
-from azr_agents.checkpoint import (
+from azr_agents.config import AZRConfig, to_yaml
+from azr_agents.policies import Policy
+from azr_agents.training.checkpoint import (
     BUFFERS,
     STATE,
     load_checkpoint,
@@ -30,14 +32,12 @@ from azr_agents.checkpoint import (
     save_checkpoint,
     write_atomic,
 )
-from azr_agents.config import AZRConfig, to_yaml
-from azr_agents.distributed import DataParallel
-from azr_agents.loss import LossStats, ppo_clip_loss
-from azr_agents.metrics import MetricsLogger, plot_run
-from azr_agents.policies import Policy
-from azr_agents.rollout import Sample, pad, response_mask
-from azr_agents.samples import SamplesLogger, markdown_tables
-from azr_agents.selfplay import SelfPlaySession
+from azr_agents.training.distributed import DataParallel
+from azr_agents.training.loss import LossStats, ppo_clip_loss
+from azr_agents.training.metrics import MetricsLogger, plot_run
+from azr_agents.training.rollout import Sample, pad, response_mask
+from azr_agents.training.samples import SamplesLogger, markdown_tables
+from azr_agents.training.session import SelfPlaySession
 
 
 @dataclass

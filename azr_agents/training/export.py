@@ -14,8 +14,13 @@ import os
 import shutil
 from pathlib import Path
 
-from azr_agents.checkpoint import RESUME_FILES, latest_checkpoint, load_weights, save_pretrained
 from azr_agents.errors import AZRConfigError
+from azr_agents.training.checkpoint import (
+    RESUME_FILES,
+    latest_checkpoint,
+    load_weights,
+    save_pretrained,
+)
 
 
 def find_checkpoint(run_dir: Path, step: int | None = None) -> Path:
