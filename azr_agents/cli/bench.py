@@ -8,8 +8,6 @@ and append a JSON line to `benchmarks/results/`.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,32 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+from azr_agents.cli.exit_codes import EXIT_USAGE
+
 SCRIPTS = ("executor", "env", "rollout", "update_logprobs", "learning", "scoring", "parity")
 BENCHMARKS_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 """The repo's benchmarks/ (present in a source checkout or editable install, not in a wheel)."""
 
 
-def import_plugin(spec: str) -> None:
-    """Import a module by dotted name or a .py file path, for its `@register` side effects."""
-    from azr_agents.errors import AZRConfigError
-
-    if spec.endswith(".py"):
-        path = Path(spec)
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        if not path.is_file() or module_spec is None or module_spec.loader is None:
-            raise AZRConfigError(f"--import {spec}: no such Python file")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[path.stem] = module
-        module_spec.loader.exec_module(module)
-        return
-    try:
-        importlib.import_module(spec)
-    except ImportError as exc:
-        raise AZRConfigError(f"--import {spec}: {exc}") from exc
-
-
 def _estimators_command(args: argparse.Namespace) -> int:
+    from azr_agents.cli.plugins import import_plugin
     from azr_agents.errors import AZRConfigError
 
     try:
@@ -149,7 +130,7 @@ def _script_command(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, str(script), *args.rest], cwd=BENCHMARKS_DIR.parent)
 
 
-def add_bench_parser(sub: Any) -> None:
+def add_parser(sub: Any) -> None:
     """Add `bench` (with its own subcommands) to the `azr` subparsers."""
     p = sub.add_parser("bench", help="benchmarks: estimators (synthetic bandit), executor, env, rollout")
     bench = p.add_subparsers(dest="bench", required=True)

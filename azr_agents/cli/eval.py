@@ -1,7 +1,6 @@
-"""Parsers of `azr eval` and `azr bench` (the latter defined in `azr_agents.benchmarking`).
+"""`azr eval`: pass@k on CRUXEval-O/-I and HumanEval, scored in the sandbox.
 
-`add_parsers(subparsers)` is the one hook `azr_agents.cli.build_parser` calls. Nothing heavy is
-imported until a command runs.
+Nothing heavy is imported until the command runs.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-EXIT_USAGE = 2
+from azr_agents.cli.exit_codes import EXIT_USAGE
 
 
 def _suites(values: list[str] | None) -> list[str]:
@@ -40,8 +39,8 @@ def _eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: Any) -> None:
-    """Add `eval` and `bench` to the `azr` subparsers."""
+def add_parser(sub: Any) -> None:
+    """Add `eval` to the `azr` subparsers."""
     p = sub.add_parser("eval", help="pass@k on CRUXEval-O/-I and HumanEval, scored in the sandbox")
     p.add_argument("--suite", action="append", metavar="NAME",
                    help="cruxeval-o, cruxeval-i, humaneval (repeat or comma-separate; default cruxeval-o)")
@@ -62,7 +61,3 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_eval_command)
-
-    from azr_agents.cli.bench import add_bench_parser
-
-    add_bench_parser(sub)
