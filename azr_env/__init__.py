@@ -23,6 +23,27 @@ ENV_IDS: tuple[str, ...] = (
 )
 """Every id registered on import."""
 
+PUBLIC_MODULES: tuple[str, ...] = (
+    "azr_env",
+    "azr_env.buffers",
+    "azr_env.config",
+    "azr_env.dataset",
+    "azr_env.env",
+    "azr_env.errors",
+    "azr_env.executor",
+    "azr_env.formats",
+    "azr_env.integrations.trl",
+    "azr_env.rewards",
+    "azr_env.sources",
+    "azr_env.spaces",
+    "azr_env.task",
+    "azr_env.tasks",
+    "azr_env.vector",
+)
+"""The modules other code may import (docs/api/azr_env.md documents them). Everything else
+(`azr_env.core`, `azr_env.scoring`, `azr_env.executor.pool`, ...) is internal: it may change
+without notice. tests/test_import_graph.py checks that azr_agents keeps to these."""
+
 
 def _register() -> None:
     import gymnasium

@@ -11,7 +11,7 @@ validate (one `run_batch`), ask the solver (one call for all B x n attempts), ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,14 +24,11 @@ from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.executor.checks import OutputCheck, Verdict, check_outputs
 from azr_env.formats import PROPOSE, SOLVE, get_format
-from azr_env.scoring import score_proposals, score_solutions
+from azr_env.scoring import Solver, score_proposals, score_solutions
 from azr_env.sources import TaskSource, TaskSupply
 from azr_env.task import TASK_TYPES, Task
 from azr_env.tasks import Proposal, ProposeContext, Rejection, TaskType, get_task_type
 from azr_env.tasks.validation import validate_proposals
-
-Solver = Callable[[list[str]], Sequence[str]]
-"""A batch of solve prompts -> one completion each (sampled at the training temperature)."""
 
 ROLES: tuple[str, ...] = (PROPOSE, SOLVE)
 

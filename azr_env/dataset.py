@@ -26,7 +26,7 @@ from azr_env.config import EnvConfig, build_config
 from azr_env.core import SelfPlayCore
 from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
-from azr_env.executor import Executor
+from azr_env.executor import Executor, Verdict
 from azr_env.formats import SOLVE, fenced, get_format
 from azr_env.sources import SourceSpec, TaskSupply, source_for
 from azr_env.task import TASK_TYPES, Task
@@ -257,6 +257,22 @@ class Scorer:
                 infra=infra,
             ))
         return out
+
+    def prompt(self, task: Task) -> str:
+        """The solve prompt of `task` in this scorer's format, exactly as the env poses it."""
+        return self.core.pose_solve(task).prompt
+
+    def parse(self, task_type: str, completion: str) -> str | None:
+        """The answer of a solve completion as the env parses it (None: malformed)."""
+        answer = self.core.format.extract(completion, task_type, SOLVE)
+        if answer is None:
+            return None
+        return self.core.task_type(task_type).parse_answer(self.core.format, answer)
+
+    def check(self, pairs: Sequence[tuple[Task, str]]) -> list[Verdict]:
+        """Judge parsed answers (from `parse`) against their tasks in the sandbox, in order:
+        the env's own check, one batch per task type."""
+        return self.core.check(pairs)
 
     def _parsed(self, task: Task, text: Any) -> str | None:
         """The parsed answer as `SelfPlayCore.score` reads it (None: malformed or too long)."""

@@ -20,11 +20,12 @@ from gymnasium.envs.registration import EnvSpec
 
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig, build_config
-from azr_env.core import ROLES, SelfPlayCore, Solver
+from azr_env.core import ROLES, SelfPlayCore
 from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.formats import PROPOSE, SOLVE
+from azr_env.scoring import Solver
 from azr_env.sources import SourceSpec, TaskSource, source_for
 from azr_env.spaces import AnyText, observation_space
 from azr_env.task import TASK_TYPES, ZERO_STEP

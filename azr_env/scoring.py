@@ -1,26 +1,50 @@
 """Scoring parsed completions: solver answers by accuracy, proposals by validity and learnability.
 
-Called by `SelfPlayCore.score` with everything that parsed; each function handles a whole batch
-with one executor call per phase and one solver call. A sandbox failure (`infra`) is never scored
-as the model's fault: the completion gets reward 0 and `info["infra"] = True`, so a trainer can
-drop it.
+Called by `azr_env.core.SelfPlayCore.score` with everything that parsed; each function handles
+a whole batch with one executor call per phase and one solver call. A sandbox failure (`infra`)
+is never scored as the model's fault: the completion gets reward 0 and `info["infra"] = True`, so
+a trainer can drop it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
+from azr_env.buffers import TaskBuffers
+from azr_env.config import EnvConfig
 from azr_env.episode import Episode, Outcome, info_of
 from azr_env.errors import AZRConfigError
-from azr_env.formats import SOLVE
+from azr_env.executor import Executor
+from azr_env.executor.checks import Verdict
+from azr_env.formats import SOLVE, PromptFormat
 from azr_env.rewards import RewardBreakdown, propose_reward, solve_reward
 from azr_env.task import Task
-from azr_env.tasks import Proposal, Validation, get_task_type
+from azr_env.tasks import Proposal, TaskSettings, TaskType, Validation, get_task_type
 from azr_env.tasks.validation import validate_proposals
 
-if TYPE_CHECKING:
-    from azr_env.core import SelfPlayCore
+Solver = Callable[[list[str]], Sequence[str]]
+"""A batch of solve prompts -> one completion each (sampled at the training temperature)."""
+
+
+class ScoringCore(Protocol):
+    """What scoring needs of `azr_env.core.SelfPlayCore` (a protocol, so that the core imports
+    scoring and not the reverse)."""
+
+    config: EnvConfig
+    settings: TaskSettings
+    format: PromptFormat
+    buffers: TaskBuffers
+    solver: Solver | None
+
+    @property
+    def executor(self) -> Executor: ...
+
+    def task_type(self, name: str) -> TaskType: ...
+
+    def pose_solve(self, task: Task) -> Episode: ...
+
+    def check(self, pairs: Sequence[tuple[Task, str]]) -> list[Verdict]: ...
 
 
 def _outcome(episode: Episode, breakdown: RewardBreakdown, **extra: object) -> Outcome:
@@ -34,7 +58,7 @@ def _infra(episode: Episode, detail: str | None, **extra: object) -> Outcome:
 
 
 def score_solutions(
-    core: SelfPlayCore, items: Sequence[tuple[Episode, str]]
+    core: ScoringCore, items: Sequence[tuple[Episode, str]]
 ) -> list[tuple[int, Outcome]]:
     """Accuracy rewards for parsed solver answers (spec section 4): 1, else -0.5."""
     if not items:
@@ -56,7 +80,7 @@ def score_solutions(
     return out
 
 
-def solve_attempts(core: SelfPlayCore, tasks: Sequence[Task]) -> list[list[float]]:
+def solve_attempts(core: ScoringCore, tasks: Sequence[Task]) -> list[list[float]]:
     """n solver attempts on each task, in one solver call and one check per task type.
 
     Returns the 0/1 outcomes per task; an attempt the sandbox failed to judge is left out.
@@ -97,7 +121,7 @@ def _proposal_info(proposal: Proposal) -> dict[str, object]:
 
 
 def score_proposals(
-    core: SelfPlayCore, items: Sequence[tuple[Episode, Proposal]], step: int
+    core: ScoringCore, items: Sequence[tuple[Episode, Proposal]], step: int
 ) -> list[tuple[int, Outcome]]:
     """Validate proposals, estimate learnability with the solver, add valid tasks to buffers."""
     if not items:

@@ -32,12 +32,13 @@ from gymnasium.vector.utils import batch_space
 
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig, build_config
-from azr_env.core import SelfPlayCore, Solver
+from azr_env.core import SelfPlayCore
 from azr_env.env import generator_from_state, solve_source, task_role_groups, warn_if_zero_only
 from azr_env.episode import Episode
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.formats import PROPOSE
+from azr_env.scoring import Solver
 from azr_env.sources import SourceSpec
 from azr_env.spaces import AnyText, observation_space
 

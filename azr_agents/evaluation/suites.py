@@ -2,9 +2,9 @@
 
 A suite loads its problems from the data shipped in `azr_env/data/` (nothing is downloaded),
 builds the prompt the policy sees, extracts the answer from a completion, and scores answers in
-the sandbox. The CRUXEval suites pose each problem as a deduction or abduction solve task of
-`SelfPlayCore`, the machinery behind the env, so the evaluated prompt, answer parsing and answer
-check are exactly the training ones. No model text is ever evaluated outside the executor.
+the sandbox. The CRUXEval suites pose each problem as a deduction or abduction solve task through
+`azr_env.dataset.Scorer` (the env's own posing and answer check), so the evaluated prompt, answer
+parsing and answer check are exactly the training ones. No model text is ever evaluated outside the executor.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from typing import Any
 
 from azr_agents.errors import AZRConfigError
 from azr_agents.evaluation.cruxeval_format import call_arguments
-from azr_env.config import build_config
-from azr_env.core import SelfPlayCore
-from azr_env.executor import CallJob, EvalJob, Executor
-from azr_env.executor.config import DEFAULT_PRELOAD
+from azr_env.dataset import Scorer
+from azr_env.executor import DEFAULT_PRELOAD, CallJob, EvalJob, Executor
 from azr_env.formats import PromptFormat, fenced, get_format
 from azr_env.task import ABDUCTION, DEDUCTION, Task
 
@@ -114,8 +112,8 @@ class CruxEvalSuite(Suite):
         self.task_type = task_type
         self.name = "cruxeval-o" if task_type == DEDUCTION else "cruxeval-i"
         self._tasks: dict[str, Task] = {}
-        self._core: SelfPlayCore | None = None
-        self._core_executor: Executor | None = None
+        self._scorer: Scorer | None = None
+        self._scorer_executor: Executor | None = None
 
     def load(self) -> list[Problem]:
         return [Problem(row["id"], row) for row in _read_jsonl("data/cruxeval/cruxeval.jsonl")]
@@ -124,13 +122,13 @@ class CruxEvalSuite(Suite):
         """The default modules plus the codecs CRUXEval programs name (`'shift_jis'`, ...)."""
         return [*DEFAULT_PRELOAD, *CRUXEVAL_CODECS]
 
-    def core(self, executor: Executor | None = None) -> SelfPlayCore:
-        """The env's core on `executor`: posing and checking exactly as in training."""
-        if self._core is None or (executor is not None and executor is not self._core_executor):
-            config = build_config(None, {"format": self.format_name})
-            self._core = SelfPlayCore(config, executor=executor, task_types=[self.task_type])
-            self._core_executor = executor
-        return self._core
+    def scorer(self, executor: Executor | None = None) -> Scorer:
+        """The env's scorer on `executor`: posing and checking exactly as in training."""
+        if self._scorer is None or (executor is not None
+                                    and executor is not self._scorer_executor):
+            self._scorer = Scorer(self.format_name, executor=executor)
+            self._scorer_executor = executor
+        return self._scorer
 
     def _task(self, problem: Problem, encoded: Any = None) -> Task:
         row = problem.data
@@ -150,14 +148,10 @@ class CruxEvalSuite(Suite):
 
     def prompt(self, problem: Problem) -> str:
         task = self._tasks.get(problem.id) or self._task(problem)
-        return self.core().pose_solve(task).prompt
+        return self.scorer().prompt(task)
 
     def answer_of(self, completion: str) -> str | None:
-        core = self.core()
-        answer = core.format.extract(completion, self.task_type, "solve")
-        if answer is None:
-            return None
-        return core.task_type(self.task_type).parse_answer(core.format, answer)
+        return self.scorer().parse(self.task_type, completion)
 
     def prediction(self, text: str) -> str:
         return call_arguments(text) if self.task_type == ABDUCTION else text
@@ -176,7 +170,7 @@ class CruxEvalSuite(Suite):
             else:
                 pairs.append((self._tasks[problem.id], answer))
                 where.append(i)
-        checked = self.core(executor).check(pairs) if pairs else []
+        checked = self.scorer(executor).check(pairs) if pairs else []
         for i, verdict in zip(where, checked, strict=True):
             verdicts[i] = Judged(verdict.correct, None if verdict.correct else verdict.reason,
                                  verdict.infra)

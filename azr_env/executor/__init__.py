@@ -4,7 +4,8 @@
 `azr_env.executor.checks`; value comparison is in `azr_env.executor.values`.
 """
 
-from .config import ExecutorConfig
+from .checks import Verdict
+from .config import DEFAULT_PRELOAD, ExecutorConfig
 from .jobs import (
     PROBE_LAYERS,
     PROBES,
@@ -21,7 +22,7 @@ from .pool import Executor, SandboxUnavailable
 from .result import STATUSES, ExecResult, Status
 
 __all__ = [
-    "PROBES", "PROBE_LAYERS", "STATUSES", "ArgsJob", "CallEncodedJob", "CallJob", "CallManyJob", "DeterminismJob",
-    "EvalJob", "ExecResult", "Executor", "ExecutorConfig", "Job", "ProbeJob",
-    "SandboxUnavailable", "Status",
+    "DEFAULT_PRELOAD", "PROBES", "PROBE_LAYERS", "STATUSES", "ArgsJob", "CallEncodedJob",
+    "CallJob", "CallManyJob", "DeterminismJob", "EvalJob", "ExecResult", "Executor",
+    "ExecutorConfig", "Job", "ProbeJob", "SandboxUnavailable", "Status", "Verdict",
 ]

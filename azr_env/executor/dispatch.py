@@ -23,14 +23,24 @@ import signal
 import time
 from collections import deque
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from .config import ExecutorConfig
 from .process import SandboxProcess, SandboxStartError, Spare
 from .result import DEFAULT_MAX_OUTPUT_CHARS, ExecResult, from_payload, infra, payload_duration
 from .sandbox import framing
 
-if TYPE_CHECKING:
-    from .pool import Executor
+
+class Executor(Protocol):
+    """What a dispatch needs of `azr_env.executor.pool.Executor`: its config and its slots of
+    sandbox processes (a protocol, so that the pool imports the dispatch and not the reverse)."""
+
+    config: ExecutorConfig
+    _processes: list[SandboxProcess | None]
+
+    def _process(self, slot: int) -> SandboxProcess: ...
+
+    def _replace(self, slot: int) -> None: ...
 
 FORK_PATIENCE_S = 2.0
 """How long a job waits for a spare while its template reports that fork fails, before the job
