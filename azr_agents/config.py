@@ -201,8 +201,6 @@ def validate(config: AZRConfig) -> None:
         (sp.learnability_samples >= 1, "selfplay.learnability_samples must be >= 1"),
         (sp.seed_factor >= 0, "selfplay.seed_factor must be >= 0"),
         (sp.reward_mode in ("paper", "reference"), "selfplay.reward_mode must be 'paper' or 'reference'"),
-        (set(sp.task_types) <= {"deduction", "abduction", "induction"} and bool(sp.task_types),
-         "selfplay.task_types must be a non-empty subset of deduction, abduction, induction"),
         (sp.induction_inputs >= 2, "selfplay.induction_inputs must be >= 2"),
         (gen.max_new_tokens >= 1, "generation.max_new_tokens must be >= 1"),
         (gen.temperature > 0, "generation.temperature must be > 0"),
@@ -218,6 +216,15 @@ def validate(config: AZRConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise AZRConfigError(message)
+    from azr_env.tasks import available_task_types
+
+    registered = available_task_types()
+    unknown = [t for t in sp.task_types if t not in registered]
+    if unknown or not sp.task_types:
+        raise AZRConfigError(
+            f"selfplay.task_types must be a non-empty list of registered task types {registered} "
+            f"(register_task_type adds one, e.g. from an --import module); unknown: {unknown}"
+        )
     config.policy.validate()
     from azr_env.config import build_config
 

@@ -4,7 +4,9 @@ Importing the package registers the Gymnasium ids (and nothing heavier: the env 
 when an env is made, and nothing here imports torch):
 
 - `azr_env/SelfPlay-v0`: cycles the six (task type, role) groups;
-- `azr_env/{Deduction,Abduction,Induction}-{Propose,Solve}-v0`: one group each.
+- `azr_env/<Type>-{Propose,Solve}-v0`: one group each, for every registered task type
+  (`Deduction`, `Abduction`, `Induction`, and any type `register_task_type` adds later;
+  `env_id(task_type, role)` names them).
 
 Every id has a `vector_entry_point`, so `gymnasium.make_vec(id, num_envs=B,
 vectorization_mode="vector_entry_point")` gives the native batched env.
@@ -12,16 +14,17 @@ vectorization_mode="vector_entry_point")` gives the native batched env.
 
 from __future__ import annotations
 
-from typing import Any
+from azr_env.registration import ROLES, SELFPLAY_ID, env_id, register_selfplay
 
 __version__ = "0.1.0"
 
+register_selfplay()
+from azr_env.tasks import available_task_types  # noqa: E402  (registers the types and their ids)
+
 ENV_IDS: tuple[str, ...] = (
-    "azr_env/SelfPlay-v0",
-    *(f"azr_env/{t}-{r}-v0" for t in ("Deduction", "Abduction", "Induction")
-      for r in ("Propose", "Solve")),
+    SELFPLAY_ID, *(env_id(t, r) for t in available_task_types() for r in ROLES)
 )
-"""Every id registered on import."""
+"""Every id registered on import (a type registered later adds its own two)."""
 
 PUBLIC_MODULES: tuple[str, ...] = (
     "azr_env",
@@ -44,28 +47,4 @@ PUBLIC_MODULES: tuple[str, ...] = (
 (`azr_env.core`, `azr_env.scoring`, `azr_env.executor.pool`, ...) is internal: it may change
 without notice. tests/test_import_graph.py checks that azr_agents keeps to these."""
 
-
-def _register() -> None:
-    import gymnasium
-
-    specs: dict[str, dict[str, Any]] = {"azr_env/SelfPlay-v0": {}}
-    for name in ("Deduction", "Abduction", "Induction"):
-        for role in ("Propose", "Solve"):
-            specs[f"azr_env/{name}-{role}-v0"] = {
-                "task_types": [name.lower()], "roles": [role.lower()]
-            }
-    for env_id, kwargs in specs.items():
-        if env_id in gymnasium.registry:
-            continue
-        gymnasium.register(
-            id=env_id,
-            entry_point="azr_env.env:AZREnv",
-            vector_entry_point="azr_env.vector:AZRVectorEnv",
-            kwargs=kwargs,
-            # Buffers grow as valid proposals arrive, so a seed alone does not fix the prompt
-            # of later episodes; a fresh env on a seed is deterministic (check_env verifies).
-            nondeterministic=False,
-        )
-
-
-_register()
+__all__ = ["ENV_IDS", "PUBLIC_MODULES", "env_id"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from azr_env.errors import AZRConfigError
-from azr_env.task import ABDUCTION, DEDUCTION, TASK_TYPES, Task, zero_task
+from azr_env.task import ABDUCTION, DEDUCTION, TASK_TYPES, Task
 
 KEEP_MODES: tuple[str, ...] = ("newest", "oldest")
 
@@ -60,6 +60,18 @@ class BufferConfig:
             raise AZRConfigError(f"recent_window must be an int >= 1, got {self.recent_window!r}")
 
 
+def _registered_seed_tasks(task_type: str) -> list[Task]:
+    # Imported here: task types import buffers (their proposers read them), not the reverse.
+    from azr_env.tasks import available_task_types, get_task_type
+
+    if task_type not in available_task_types():
+        raise AZRConfigError(
+            f"no registered task type {task_type!r} to take seed tasks from: register it, or "
+            "pass seed_tasks=... to its buffer"
+        )
+    return get_task_type(task_type).seed_tasks()
+
+
 class TaskBuffer:
     """The tasks of one task type, oldest first, de-duplicated and capped."""
 
@@ -70,9 +82,8 @@ class TaskBuffer:
         *,
         seed_tasks: Iterable[Task] | None = None,
     ) -> None:
-        """Create a buffer; it starts from `seed_tasks`, else the zero task if `config.zero`.
-
-        A new task type without a built-in zero task passes its own `seed_tasks`.
+        """Create a buffer; it starts from `seed_tasks`, else, if `config.zero`, from the
+        registered task type's own `seed_tasks()` (the paper's types: the zero task).
         """
         self.task_type = task_type
         self.config = config if config is not None else BufferConfig()
@@ -82,7 +93,7 @@ class TaskBuffer:
         if seed_tasks is not None:
             self.extend(seed_tasks)
         elif self.config.zero:
-            self.add(zero_task(task_type))
+            self.extend(_registered_seed_tasks(task_type))
 
     def __len__(self) -> int:
         return len(self._tasks)

@@ -27,18 +27,7 @@ ZERO_STEP = -1
 """The step recorded for the zero triplets: they exist before any proposal (seeding included)."""
 
 ZERO_PROGRAM = "def f(a):\n    return a"
-ZERO_MESSAGE = "Write a function that returns whatever you input"
-
-# The reference implementation's induction seed inputs, written as call arguments, with the
-# reprs that `f` (the identity) returns for them.
-_ZERO_INDUCTION_PAIRS: tuple[tuple[str, str], ...] = (
-    ("'Hello world'", "'Hello world'"),
-    ("1", "1"),
-    ("dict(a=1, b=2)", "{'a': 1, 'b': 2}"),
-    ("(1.1, 1.2, 1.3)", "(1.1, 1.2, 1.3)"),
-    ("'[[1, 0, 0], [0, 0, 0], [0, 0, 0]]'", "'[[1, 0, 0], [0, 0, 0], [0, 0, 0]]'"),
-    ("1001101100010001", "1001101100010001"),
-)
+"""The identity function every zero task is built on (each task type's `seed_tasks`)."""
 
 _PARSE_FAILURES = (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError)
 
@@ -164,32 +153,3 @@ class Task:
             step=data.get("step", 0),
             id=data.get("id", ""),
         )
-
-
-def zero_task(task_type: str) -> Task:
-    """The "zero" task every buffer starts from: the identity function (spec section 7).
-
-    Deduction and abduction get the triplet `f(a) = a` on `'Hello world'`; induction gets the
-    identity with the reference implementation's six varied inputs and its message.
-    """
-    if task_type in (DEDUCTION, ABDUCTION):
-        return Task(
-            task_type=task_type,
-            program=ZERO_PROGRAM,
-            inputs=("'Hello world'",),
-            outputs=("'Hello world'",),
-            step=ZERO_STEP,
-        )
-    if task_type == INDUCTION:
-        return Task(
-            task_type=task_type,
-            program=ZERO_PROGRAM,
-            inputs=tuple(i for i, _ in _ZERO_INDUCTION_PAIRS),
-            outputs=tuple(o for _, o in _ZERO_INDUCTION_PAIRS),
-            message=ZERO_MESSAGE,
-            step=ZERO_STEP,
-        )
-    raise AZRConfigError(
-        f"no zero task is defined for task type {task_type!r}; pass your own seed tasks to the "
-        f"buffer (known types: {', '.join(TASK_TYPES)})"
-    )

@@ -1,8 +1,10 @@
 """The import graph of both packages: no cycle, and azr_agents uses azr_env's public modules only.
 
-Read with `ast` (nothing is imported). An edge A -> B is an `import B` or `from B import x` in A
-(to `B.x` when that is a module); imports inside functions count too, since a lazy import is
-still a dependency. The parent-package import Python performs implicitly is not an edge.
+Read with `ast` (nothing is imported). An edge A -> B is a module-level `import B` or
+`from B import x` in A (to `B.x` when that is a module), `if TYPE_CHECKING:` blocks included: what
+runs, or is type-checked, when A is imported. Imports inside functions are not edges (they run
+later, once every module is loaded), except for the public-API rule, which counts every import.
+The parent-package import Python performs implicitly is not an edge.
 
 "Public" for azr_env means listed in `azr_env.PUBLIC_MODULES` (the modules docs/api/azr_env.md
 and docs/architecture.md document); everything else is internal and may change without notice.
@@ -39,13 +41,27 @@ def _resolve(module: str, level: int, current: str, is_package: bool) -> str:
     return ".".join([*base, module] if module else base)
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the modules of both packages it imports."""
+def _imports(tree: ast.AST, module_level: bool) -> list[ast.Import | ast.ImportFrom]:
+    found: list[ast.Import | ast.ImportFrom] = []
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif module_level and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                ast.Lambda)):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def import_graph(module_level: bool = True) -> dict[str, set[str]]:
+    """Module -> the modules of both packages it imports (at module level, or anywhere)."""
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
+        for node in _imports(tree, module_level):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -80,9 +96,10 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_the_graph_is_read() -> None:
-    graph = import_graph()
+    graph, lazy = import_graph(), import_graph(module_level=False)
     assert "azr_env.scoring" in graph["azr_env.core"]
-    assert "azr_agents.training.trainer" in graph["azr_agents.training.run"]
+    assert "azr_agents.training.trainer" not in graph["azr_agents.training.run"]
+    assert "azr_agents.training.trainer" in lazy["azr_agents.training.run"]
 
 
 def test_no_module_imports_itself_through_others() -> None:
@@ -91,7 +108,7 @@ def test_no_module_imports_itself_through_others() -> None:
 
 
 def test_azr_env_never_imports_azr_agents() -> None:
-    bad = {m: sorted(d) for m, d in import_graph().items()
+    bad = {m: sorted(d) for m, d in import_graph(module_level=False).items()
            if m.startswith("azr_env") and any(t.startswith("azr_agents") for t in d)}
     assert not bad
 
@@ -99,7 +116,7 @@ def test_azr_env_never_imports_azr_agents() -> None:
 def test_azr_agents_imports_only_public_modules_of_azr_env() -> None:
     public = set(azr_env.PUBLIC_MODULES)
     bad = {m: sorted(t for t in d if t.startswith("azr_env") and t not in public)
-           for m, d in import_graph().items() if m.startswith("azr_agents")}
+           for m, d in import_graph(module_level=False).items() if m.startswith("azr_agents")}
     assert not {m: t for m, t in bad.items() if t}
 
 

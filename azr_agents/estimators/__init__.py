@@ -16,6 +16,7 @@ from azr_agents.estimators import (  # noqa: F401
     trr_plus_plus,
 )
 from azr_agents.estimators.base import AdvantageInput, Estimator
+from azr_agents.estimators.contract import check_advantages
 from azr_agents.estimators.registry import available, get, register
 
-__all__ = ["AdvantageInput", "Estimator", "available", "get", "register"]
+__all__ = ["AdvantageInput", "Estimator", "available", "check_advantages", "get", "register"]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from azr_agents.errors import AZRConfigError
 from azr_agents.estimators.base import AdvantageInput, Estimator
+from azr_agents.estimators.contract import check_advantages, probe_batch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,9 +41,10 @@ def available() -> list[str]:
 def get(name: str, **options: Any) -> Estimator:
     """The estimator `name` with `options` bound, ready to call on an `AdvantageInput`.
 
-    Raises `AZRConfigError` for an unknown name or option, or a bad option value; the
-    estimator is run once on an empty batch here so that a bad value fails now rather than
-    at the first training step.
+    Raises `AZRConfigError` for an unknown name or option, a bad option value, or an estimator
+    that breaks the contract (`contract.check_advantages`): it is run here on an empty batch and
+    on a small probe batch (a class on an instance of its own, so the one returned keeps a fresh
+    state), so that a mistake fails now rather than at the first training step.
     """
     if name not in _REGISTRY:
         raise AZRConfigError(f"unknown estimator {name!r}; available: {', '.join(available())}")
@@ -58,5 +60,7 @@ def get(name: str, **options: Any) -> Estimator:
                 f"{', '.join(known) or '(none)'}"
             )
     estimator: Estimator = obj(**options) if is_class else functools.partial(obj, **options)
-    estimator(AdvantageInput.empty())
+    probed: Estimator = obj(**options) if is_class else estimator
+    for inp in (AdvantageInput.empty(), probe_batch()):
+        check_advantages(name, probed(inp), inp)
     return estimator

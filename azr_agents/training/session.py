@@ -24,17 +24,11 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-import azr_env  # noqa: F401  (registers the env ids)
 from azr_agents.config import SelfPlayConfig, env_options
 from azr_agents.errors import AZRConfigError
+from azr_env import env_id
 from azr_env.buffers import TaskBuffers
 from azr_env.executor import Executor, ExecutorConfig
-
-ROLE_NAMES = {"propose": "Propose", "solve": "Solve"}
-
-
-def env_id(task_type: str, role: str) -> str:
-    return f"azr_env/{task_type.capitalize()}-{ROLE_NAMES[role]}-v0"
 
 
 def _unbatch(batched: dict[str, Any], index: int) -> dict[str, Any]:

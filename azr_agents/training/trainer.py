@@ -178,12 +178,16 @@ class Trainer:
         if not trainable and world == 1:
             return {"skipped": 1.0}
         mask = response_mask(trainable)
-        advantages = self.estimator(estimators.AdvantageInput(
-            rewards=torch.tensor([s.reward for s in trainable], dtype=torch.float32),
-            mask=mask,
-            groups=[s.group for s in trainable],
-            prompt_ids=[s.prompt_id for s in trainable],
-        )) if trainable else mask
+        advantages = mask
+        if trainable:
+            batch = estimators.AdvantageInput(
+                rewards=torch.tensor([s.reward for s in trainable], dtype=torch.float32),
+                mask=mask,
+                groups=[s.group for s in trainable],
+                prompt_ids=[s.prompt_id for s in trainable],
+            )
+            advantages = estimators.check_advantages(self.config.estimator.name,
+                                                     self.estimator(batch), batch)
         per_sample = (advantages * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         for sample, value in zip(trainable, per_sample.tolist(), strict=True):
             sample.advantage = float(value)

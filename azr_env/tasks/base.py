@@ -17,10 +17,11 @@ from typing import ClassVar
 import numpy as np
 
 from azr_env.buffers import TaskBuffers
+from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.executor.checks import Verdict
 from azr_env.formats import PromptFields, PromptFormat
-from azr_env.task import Task, zero_task
+from azr_env.task import Task
 from azr_env.tasks.program import REFERENCE_BANNED_MODULES, check_input, check_program
 
 
@@ -102,8 +103,13 @@ class TaskType(ABC):
 
     # -- buffers -----------------------------------------------------------------------------
     def seed_tasks(self) -> list[Task]:
-        """The tasks a fresh buffer of this type starts from (default: the zero triplet)."""
-        return [zero_task(self.name)]
+        """The tasks a fresh buffer of this type starts from (the paper's types: their zero
+        task, the identity function). A new type overrides this, or its buffers are given
+        `seed_tasks` explicitly (`BufferConfig(zero=False)` starts them empty)."""
+        raise AZRConfigError(
+            f"task type {self.name!r} defines no seed tasks: override seed_tasks() or pass "
+            "seed_tasks=... to its buffer"
+        )
 
     # -- proposing ---------------------------------------------------------------------------
     @abstractmethod

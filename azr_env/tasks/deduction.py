@@ -15,7 +15,7 @@ from azr_env.buffers import TaskBuffers
 from azr_env.executor import Executor
 from azr_env.executor.checks import OutputCheck, Verdict, check_outputs
 from azr_env.formats import PromptFields, PromptFormat, Reference
-from azr_env.task import DEDUCTION, Task
+from azr_env.task import DEDUCTION, ZERO_PROGRAM, ZERO_STEP, Task
 from azr_env.tasks.base import Proposal, ProposeContext, Rejection, TaskSettings, TaskType
 from azr_env.tasks.program import strip_top_level_calls
 from azr_env.tasks.registry import register_task_type
@@ -23,6 +23,11 @@ from azr_env.tasks.registry import register_task_type
 
 class TripletTaskType(TaskType):
     """Shared by deduction and abduction: a proposal is one program and one input."""
+
+    def seed_tasks(self) -> list[Task]:
+        """The zero triplet: the identity on `'Hello world'` (docs/concepts.md)."""
+        return [Task(task_type=self.name, program=ZERO_PROGRAM, inputs=("'Hello world'",),
+                     outputs=("'Hello world'",), step=ZERO_STEP)]
 
     def propose_context(
         self, buffers: TaskBuffers, rng: np.random.Generator, settings: TaskSettings

@@ -16,10 +16,23 @@ from azr_env.buffers import TaskBuffers
 from azr_env.executor import Executor
 from azr_env.executor.checks import ProgramCheck, Verdict, check_programs
 from azr_env.formats import PromptFields, PromptFormat
-from azr_env.task import INDUCTION, ZERO_PROGRAM, Task
+from azr_env.task import INDUCTION, ZERO_PROGRAM, ZERO_STEP, Task
 from azr_env.tasks.base import Proposal, ProposeContext, Rejection, TaskSettings, TaskType
 from azr_env.tasks.program import mentions_program
 from azr_env.tasks.registry import register_task_type
+
+ZERO_MESSAGE = "Write a function that returns whatever you input"
+
+# The reference implementation's induction seed inputs, written as call arguments, with the
+# reprs that `f` (the identity) returns for them.
+_ZERO_PAIRS: tuple[tuple[str, str], ...] = (
+    ("'Hello world'", "'Hello world'"),
+    ("1", "1"),
+    ("dict(a=1, b=2)", "{'a': 1, 'b': 2}"),
+    ("(1.1, 1.2, 1.3)", "(1.1, 1.2, 1.3)"),
+    ("'[[1, 0, 0], [0, 0, 0], [0, 0, 0]]'", "'[[1, 0, 0], [0, 0, 0], [0, 0, 0]]'"),
+    ("1001101100010001", "1001101100010001"),
+)
 
 
 def num_shown(task: Task) -> int:
@@ -37,6 +50,13 @@ def held_out(task: Task) -> tuple[tuple[str, ...], tuple[Any, ...]]:
 
 class InductionTask(TaskType):
     """Write a program that maps the shown inputs to their outputs and generalises."""
+
+    def seed_tasks(self) -> list[Task]:
+        """The identity with the reference implementation's six varied inputs and its message."""
+        return [Task(task_type=INDUCTION, program=ZERO_PROGRAM,
+                     inputs=tuple(i for i, _ in _ZERO_PAIRS),
+                     outputs=tuple(o for _, o in _ZERO_PAIRS), message=ZERO_MESSAGE,
+                     step=ZERO_STEP)]
 
     name = INDUCTION
     answer_kind = "python"

@@ -20,14 +20,13 @@ from azr_env.task import (
     DEDUCTION,
     INDUCTION,
     TASK_TYPES,
-    ZERO_MESSAGE,
     ZERO_PROGRAM,
     ZERO_STEP,
     Task,
     normalize_input,
     normalize_program,
-    zero_task,
 )
+from azr_env.tasks.induction import ZERO_MESSAGE
 
 
 def make(i: int, step: int = 0, task_type: str = DEDUCTION) -> Task:
@@ -63,7 +62,7 @@ def test_every_buffer_starts_from_the_zero_task() -> None:
     assert len(induction.inputs) >= 5 and len(set(induction.inputs)) == len(induction.inputs)
     assert induction.program == ZERO_PROGRAM
     with pytest.raises(AZRConfigError, match="seed tasks"):
-        zero_task("error")
+        TaskBuffer("error")
     assert len(TaskBuffer("error", seed_tasks=[make(1, task_type="error")])) == 1
     assert len(TaskBuffer(DEDUCTION, BufferConfig(zero=False))) == 0
 

@@ -55,3 +55,18 @@ def test_a_registered_toy_type_plays_both_roles(make_env: MakeEnv) -> None:
     assert "What type" in obs["prompt"]
     _, reward, *_ = env.step(answer(block("output", "str")))
     assert reward == 1.0
+
+
+def test_a_type_registered_after_import_gets_its_own_gym_ids(executor: Executor) -> None:
+    import gymnasium
+
+    from azr_env import env_id
+
+    assert env_id("type_prediction", "solve") == "azr_env/TypePrediction-Solve-v0"
+    for role in ("propose", "solve"):
+        env = gymnasium.make_vec(env_id("type_prediction", role), num_envs=2,
+                                 vectorization_mode="vector_entry_point", executor=executor)
+        obs, _ = env.reset(seed=0)
+        assert list(obs["task_type"]) == ["type_prediction"] * 2
+        assert list(obs["role"]) == [role] * 2
+        env.close()

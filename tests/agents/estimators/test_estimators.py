@@ -307,3 +307,20 @@ def test_unknown_names_and_options_raise_config_error() -> None:
         get("reinforce", beta=1.5)
     with pytest.raises(AZRConfigError, match="options: per, eps"):
         get("reinforce++", scale=False)
+
+
+@pytest.mark.parametrize(
+    ("returned", "message"),
+    [
+        (lambda inp: inp.float_rewards(), r"returned shape \(0,\) .* advantages \[B, T\]"),
+        (lambda inp: inp.broadcast(inp.float_rewards() / 0.0), "returned NaN or inf"),
+        (lambda inp: [0.0] * len(inp.groups), "returned list, not a Tensor"),
+    ],
+)
+def test_an_estimator_that_breaks_the_contract_is_named_before_training(
+    returned: object, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register("broken-test")(returned)  # type: ignore[arg-type]
+    with pytest.raises(AZRConfigError, match="estimator 'broken-test' " + message):
+        get("broken-test")
