@@ -19,6 +19,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from azr_agents.errors import AZRConfigError
 from azr_agents.policies.config import PolicyConfig
+from azr_env.config import EnvConfig
+from azr_env.tasks import available_task_types
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_PRESET = "cpu-learn"
@@ -36,35 +38,26 @@ class GenerationConfig:
 
 @dataclass
 class SelfPlayConfig:
-    """The propose/solve loop (spec section 7)."""
+    """The propose/solve loop (docs/agent.md), and the env it plays (`env`)."""
 
     batch_size: int = 64
     """B: proposals per task type per step, and solve tasks per task type per step."""
     samples_per_prompt: int = 1
     """G: completions sampled per prompt (the paper: 1). With G > 1 every (task type, role) group
     trains on B prompts x G completions sharing a prompt id, so `grpo` and `rloo` get real groups."""
-    references: int = 6
-    """K: reference triplets shown to deduction/abduction proposers."""
-    learnability_samples: int = 8
-    """n: solver attempts per proposal for the learnability estimate."""
     seed_factor: int = 4
     """Seeding fills each buffer with batch_size x seed_factor valid tasks before training."""
     max_seeding_rounds: int = 50
     """Give up seeding after this many proposal rounds (a small model may rarely propose validly)
     and train with what the buffers hold."""
-    reward_mode: str = "paper"
-    """`paper` (valid but unlearnable proposal: 0) or `reference` (-0.5)."""
-    buffer_cap: int = 16384
-    induction_inputs: int = 10
     task_types: list[str] = field(default_factory=lambda: ["deduction", "abduction", "induction"])
-    format: str = "r1"
-    timeout_s: float = 10.0
-    executor_workers: int | None = None
-    env: dict[str, Any] = field(default_factory=dict)
-    """Any other option of the env (`azr_env.config.EnvConfig`), nested as there:
-    `selfplay.env.determinism=separate_processes`, `selfplay.env.buffers.keep=oldest`,
-    `selfplay.env.executor.max_output_chars=400`. Options a field above sets are refused here
-    (set that field)."""
+    """Registered task types to play (`azr_env.tasks.register_task_type` adds one)."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """The env's own config (`azr_env.config.EnvConfig`), nested as it is, with its defaults:
+    every env option is `selfplay.env.<option>`, e.g. `selfplay.env.format=completion`,
+    `selfplay.env.rewards.num_samples=4` (n, learnability samples),
+    `selfplay.env.buffers.num_references=2` (K), `selfplay.env.executor.timeout_s=5`. The
+    session's envs share one executor built from `env.executor`."""
 
 
 @dataclass
@@ -158,38 +151,6 @@ def _explain(exc: OmegaConfBaseException) -> str:
     return f"bad config key {key!r}: {message}" if key else f"bad config: {message}"
 
 
-# The env options a `SelfPlayConfig` field sets, by their path in `EnvConfig`.
-_RENAMED = {
-    ("rewards", "mode"): "reward_mode", ("rewards", "num_samples"): "learnability_samples",
-    ("buffers", "cap"): "buffer_cap", ("buffers", "num_references"): "references",
-    ("format",): "format", ("induction_inputs",): "induction_inputs",
-    ("executor", "workers"): "executor_workers", ("executor", "timeout_s"): "timeout_s",
-}
-
-
-def env_options(sp: SelfPlayConfig) -> dict[str, Any]:
-    """The env's config as a nested dict: the fields of `sp` that name env options, then
-    `sp.env` for every other option. Raises `AZRConfigError` if `sp.env` sets an option a field
-    already sets, so that no value silently wins over another."""
-    options: dict[str, Any] = {}
-    for path, name in _RENAMED.items():
-        node = options
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[path[-1]] = getattr(sp, name)
-    for key, value in sp.env.items():
-        if isinstance(value, dict) and isinstance(options.get(key), dict):
-            for sub, sub_value in value.items():
-                if (key, sub) in _RENAMED:
-                    raise AZRConfigError(f"selfplay.env.{key}.{sub}: set selfplay.{_RENAMED[(key, sub)]} instead")
-                options[key][sub] = sub_value
-        elif (key,) in _RENAMED:
-            raise AZRConfigError(f"selfplay.env.{key}: set selfplay.{_RENAMED[(key,)]} instead")
-        else:
-            options[key] = value
-    return options
-
-
 def validate(config: AZRConfig) -> None:
     """Values that would fail late, deep in a run, fail here with the key to change."""
     sp, opt, gen = config.selfplay, config.optim, config.generation
@@ -197,11 +158,7 @@ def validate(config: AZRConfig) -> None:
         (sp.batch_size >= 1, "selfplay.batch_size must be >= 1"),
         (sp.samples_per_prompt >= 1, "selfplay.samples_per_prompt must be >= 1"),
         (config.run.log_samples >= 0, "run.log_samples must be >= 0 (0: no samples.jsonl)"),
-        (sp.references >= 0, "selfplay.references must be >= 0"),
-        (sp.learnability_samples >= 1, "selfplay.learnability_samples must be >= 1"),
         (sp.seed_factor >= 0, "selfplay.seed_factor must be >= 0"),
-        (sp.reward_mode in ("paper", "reference"), "selfplay.reward_mode must be 'paper' or 'reference'"),
-        (sp.induction_inputs >= 2, "selfplay.induction_inputs must be >= 2"),
         (gen.max_new_tokens >= 1, "generation.max_new_tokens must be >= 1"),
         (gen.temperature > 0, "generation.temperature must be > 0"),
         (0 < gen.top_p <= 1, "generation.top_p must be in (0, 1]"),
@@ -216,8 +173,6 @@ def validate(config: AZRConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise AZRConfigError(message)
-    from azr_env.tasks import available_task_types
-
     registered = available_task_types()
     unknown = [t for t in sp.task_types if t not in registered]
     if unknown or not sp.task_types:
@@ -226,11 +181,8 @@ def validate(config: AZRConfig) -> None:
             f"(register_task_type adds one, e.g. from an --import module); unknown: {unknown}"
         )
     config.policy.validate()
-    from azr_env.config import build_config
-
-    options = env_options(sp)
     try:
-        build_config(options, {})  # unknown env options and bad values fail before a model loads
+        sp.env.validate()  # bad env values fail before a model loads
     except AZRConfigError as exc:
         raise AZRConfigError(f"selfplay.env: {exc}") from None
     from azr_agents import estimators

@@ -133,7 +133,7 @@ def probe_all(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     from azr_agents.benchmarking.heldout import probe_items, score_probe
     from azr_agents.config import load_config
     from azr_agents.policies import load_policy
-    from azr_env.executor import Executor, ExecutorConfig
+    from azr_env.executor import Executor
 
     config = load_config(PRESET, list(args.overrides))
     options = {k: v for k, v in vars(config.policy).items() if k not in ("model", "backend")}
@@ -141,9 +141,9 @@ def probe_all(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     policy = load_policy(config.policy.model, config.policy.backend, **options)
     base_state = {k: v.detach().clone() for k, v in policy.model.state_dict().items()}
     items = probe_items(args.cruxeval)
-    env_config = {"format": config.selfplay.format, "induction_inputs": config.selfplay.induction_inputs}
+    env_config = config.selfplay.env  # the probe poses solve tasks as the run's envs do
     scores: dict[str, np.ndarray] = {}
-    with Executor(ExecutorConfig(timeout_s=config.selfplay.timeout_s)) as executor:
+    with Executor(env_config.executor) as executor:
         started = time.perf_counter()
         scores["base"] = score_probe(policy, items, executor, env_config)
         print(f"probe: base model {scores['base'].mean():.3f} ({time.perf_counter() - started:.0f} s)")

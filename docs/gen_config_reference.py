@@ -43,7 +43,8 @@ def _roots() -> list[tuple[str, type, str]]:
          "Python."),
         ("EnvConfig: the environment", EnvConfig,
          "Keyword arguments of `gymnasium.make(id, ...)` / `make_vec`, or `config=EnvConfig(...)`; "
-         "nested configs as dicts (`rewards={\"mode\": \"reference\"}`)."),
+         "nested configs as dicts (`rewards={\"mode\": \"reference\"}`). Under `azr train` the "
+         "same keys are `selfplay.env.<key>` (`selfplay.env.rewards.mode=reference`)."),
     ]
 
 
@@ -151,10 +152,17 @@ def _code(value: Any) -> str:
 
 def _table(cls: type, prefix: str, nested: list[tuple[type, str]]) -> list[str]:
     docs = field_docs(cls)
+    roots = {root for _, root, _ in _roots()}
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
     for field in dataclasses.fields(cls):
         key = prefix + field.name
         value = _default(field)
+        if dataclasses.is_dataclass(value) and type(value) in roots:
+            # A root of its own (the env's config inside the run's): documented once, there.
+            anchor = _anchor(next(t for t, r, _ in _roots() if r is type(value)))
+            rows.append(f"| `{key}` | `{type(value).__name__}` | see its section | "
+                        f"{_cell(docs.get(field.name, ''))} [{type(value).__name__}](#{anchor}) |")
+            continue
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             anchor = type(value).__name__.lower()
             rows.append(f"| `{key}` | `{type(value).__name__}` | see below | "
@@ -164,6 +172,11 @@ def _table(cls: type, prefix: str, nested: list[tuple[type, str]]) -> list[str]:
         rows.append(f"| `{key}` | `{_cell(str(field.type))}` | {_code(value)} | "
                     f"{_cell(docs.get(field.name) or '-')} |")
     return rows
+
+
+def _anchor(title: str) -> str:
+    """The id MkDocs gives a heading: lower case, punctuation dropped, spaces as dashes."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).strip().replace(" ", "-")
 
 
 def _summary(cls: type) -> str:

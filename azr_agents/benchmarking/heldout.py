@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from azr_agents.training.session import score_posed
+from azr_env.config import EnvConfig
 from azr_env.executor import Executor
 
 
@@ -49,7 +50,7 @@ def probe_items(cruxeval: int = 40) -> list[ProbeItem]:
     return items
 
 
-def score_probe(policy: Any, items: list[ProbeItem], executor: Executor, env_config: dict[str, Any],
+def score_probe(policy: Any, items: list[ProbeItem], executor: Executor, env_config: EnvConfig,
                 max_new_tokens: int = 48) -> np.ndarray:
     """1.0 where the policy's greedy answer is right, else 0.0, in the order of `items`."""
     def greedy(prompts: list[str]) -> list[str]:

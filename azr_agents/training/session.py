@@ -24,11 +24,12 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from azr_agents.config import SelfPlayConfig, env_options
+from azr_agents.config import SelfPlayConfig
 from azr_agents.errors import AZRConfigError
 from azr_env import env_id
 from azr_env.buffers import TaskBuffers
-from azr_env.executor import Executor, ExecutorConfig
+from azr_env.config import EnvConfig
+from azr_env.executor import Executor
 
 
 def _unbatch(batched: dict[str, Any], index: int) -> dict[str, Any]:
@@ -54,10 +55,10 @@ class SelfPlaySession:
         self.config = config
         self.seed = seed
         self.solver: Callable[[list[str]], list[str]] | None = None
-        self.env_config: dict[str, Any] = env_options(config)
+        self.env_config: EnvConfig = config.env
         # One executor for every env (they would otherwise each start a pool): it carries the
         # env's executor options.
-        self.executor = Executor(ExecutorConfig(**self.env_config.pop("executor")))
+        self.executor = Executor(config.env.executor)
         self.executor.start()
         self.buffers: TaskBuffers | None = buffers
         self.envs: dict[tuple[str, str], Any] = {}
@@ -216,7 +217,7 @@ class SelfPlaySession:
 
 
 def score_posed(tasks: Sequence[dict[str, Any]], complete: Callable[[list[str]], list[str]],
-                executor: Executor, env_config: dict[str, Any]) -> list[dict[str, Any]]:
+                executor: Executor, env_config: EnvConfig) -> list[dict[str, Any]]:
     """Pose each task to the env (`reset(options={"task": ...})`), complete every prompt in one
     batch, and let the env score each completion; the step infos, in the order of `tasks`.
     Probes use it, so they see the same format, parser and sandboxed checks as training."""
@@ -243,6 +244,4 @@ def _cruxeval_rows(size: int) -> list[dict[str, Any]]:
 
 def load_buffers(path: Path, config: SelfPlayConfig) -> TaskBuffers:
     """Buffers saved by a checkpoint (or `azr train`'s buffers.jsonl), with the run's options."""
-    from azr_env.buffers import BufferConfig
-
-    return TaskBuffers.load(path, BufferConfig(**env_options(config)["buffers"]))
+    return TaskBuffers.load(path, config.env.buffers)

@@ -11,13 +11,14 @@ from azr_agents.errors import AZRConfigError
 def test_presets_load_and_differ_where_they_should() -> None:
     smoke, paper = load_config("cpu-smoke"), load_config("paper-7b")
     assert smoke.policy.model is None and paper.policy.backend == "vllm"
-    assert paper.selfplay.batch_size == 64 and paper.selfplay.references == 6
-    assert paper.selfplay.learnability_samples == 8 and paper.optim.lr == 1e-6
+    assert paper.selfplay.batch_size == 64 and paper.selfplay.env.buffers.num_references == 6
+    assert paper.selfplay.env.rewards.num_samples == 8 and paper.optim.lr == 1e-6
     assert smoke.selfplay.batch_size < paper.selfplay.batch_size
     # the reference's optimizer steps per self-play step (veRL ppo_mini_batch_size 128 of 6 x 64)
     assert paper.optim.mini_batches_per_step == 3 and smoke.optim.mini_batches_per_step == 1
     # where the paper and the reference code differ, paper-7b follows the code its results came from
-    assert paper.selfplay.reward_mode == "reference" and paper.estimator.options == {"per": "token"}
+    assert paper.selfplay.env.rewards.mode == "reference"
+    assert paper.estimator.options == {"per": "token"}
     assert paper.optim.weight_decay == 0.01
 
 
@@ -41,7 +42,7 @@ def test_the_default_preset_is_the_one_a_small_model_can_learn_from() -> None:
     """`azr train` with no arguments: the completion format on a policy that continues text, with
     answers ending at a blank line (the format's contract), and the paper's estimator."""
     config = load_config()
-    assert config.preset == "cpu-learn" and config.selfplay.format == "completion"
+    assert config.preset == "cpu-learn" and config.selfplay.env.format == "completion"
     assert config.policy.chat_template is False and config.policy.stop == ["\n\n"]
     assert config.estimator.name == "trr++" and config.optim.lr > 0
     assert load_config("cpu-learn", ["optim.lr=0"]).optim.lr == 0  # the frozen control
@@ -58,14 +59,16 @@ def test_dotted_overrides_reach_nested_fields() -> None:
         (["optim.nope=1"], "optim.nope"),
         (["optim.lr=abc"], "optim.lr"),
         (["optim.lr=-1"], "optim.lr"),
-        (["selfplay.reward_mode=both"], "reward_mode"),
+        (["selfplay.env.rewards.mode=both"], "mode"),
         (["selfplay.task_types=[deduction,prediction]"], "task_types"),
         (["generation.temperature=0"], "temperature"),
         (["optim.mini_batches_per_step=0"], "mini_batches_per_step"),
-        (["selfplay.env.nope=1"], "unknown env option"),
+        (["selfplay.env.nope=1"], "selfplay.env.nope"),
         (["selfplay.env.determinism=sometimes"], "determinism"),
-        (["selfplay.env.buffers.cap=3"], "set selfplay.buffer_cap instead"),
-        (["selfplay.env.rewards.mode=reference"], "set selfplay.reward_mode instead"),
+        (["selfplay.env.buffers.num_references=-1"], "num_references"),
+        (["selfplay.env.rewards.num_samples=0"], "num_samples"),
+        (["selfplay.env.induction_inputs=1"], "induction_inputs"),
+        (["selfplay.references=2"], "selfplay.references"),
         (["policy.backend=tensorflow"], "backend"),
         (["estimator.name=nope"], "unknown estimator"),
         (["estimator.name=trr++", "estimator.options={per: tokens}"], "per"),
@@ -86,3 +89,20 @@ def test_yaml_round_trip_keeps_every_value() -> None:
     again = from_yaml(to_yaml(config))
     assert again == config
     assert isinstance(again, AZRConfig)
+
+
+def test_every_preset_resolves_the_env_config_it_resolved_before_the_env_was_nested() -> None:
+    """The presets' env options moved from renamed `selfplay.*` fields into `selfplay.env`
+    (azr_env's own `EnvConfig`); data/preset_env_configs.json holds what each preset resolved
+    to before that move, so the move changed no run."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from azr_agents.config import PRESETS_DIR
+
+    before = json.loads((Path(__file__).parent / "data" / "preset_env_configs.json").read_text())
+    presets = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+    assert presets == sorted(before)
+    for preset in presets:
+        assert dataclasses.asdict(load_config(preset).selfplay.env) == before[preset], preset

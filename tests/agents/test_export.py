@@ -16,8 +16,8 @@ from azr_agents.training.checkpoint import load_weights, save_pretrained
 
 pytestmark = pytest.mark.slow
 
-TINY = ["selfplay.batch_size=1", "selfplay.learnability_samples=1", "selfplay.seed_factor=0",
-        "selfplay.references=1", "generation.max_new_tokens=8", "optim.micro_batch_size=6",
+TINY = ["selfplay.batch_size=1", "selfplay.env.rewards.num_samples=1", "selfplay.seed_factor=0",
+        "selfplay.env.buffers.num_references=1", "generation.max_new_tokens=8", "optim.micro_batch_size=6",
         "estimator.name=reinforce", "optim.lr=1e-2"]
 
 

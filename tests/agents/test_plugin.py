@@ -25,9 +25,9 @@ def test_one_plugin_file_adds_a_task_type_format_estimator_and_backend(tmp_path:
         sys.executable, "-m", "azr_agents.cli", "train", "--preset", "cpu-smoke",
         "--import", str(PLUGIN), "--run-dir", str(run_dir), "--steps", "1",
         "policy.backend=tiny", "policy.chat_template=false", "estimator.name=sign",
-        "selfplay.task_types=[type_prediction]", "selfplay.format=r1-types",
-        "selfplay.batch_size=3", "selfplay.learnability_samples=2", "selfplay.seed_factor=1",
-        "selfplay.max_seeding_rounds=1", "selfplay.references=1",
+        "selfplay.task_types=[type_prediction]", "selfplay.env.format=r1-types",
+        "selfplay.batch_size=3", "selfplay.env.rewards.num_samples=2", "selfplay.seed_factor=1",
+        "selfplay.max_seeding_rounds=1", "selfplay.env.buffers.num_references=1",
         "generation.max_new_tokens=12", "run.probe_every=0", "optim.micro_batch_size=4",
     ]
     env = {**os.environ, "AZR_PLUGIN_LOG": str(log), "OMP_NUM_THREADS": "1"}

@@ -10,9 +10,16 @@ import numpy as np
 
 from azr_agents.config import SelfPlayConfig
 from azr_agents.training.session import SelfPlaySession, load_buffers
+from azr_env.buffers import BufferConfig
+from azr_env.config import EnvConfig
+from azr_env.executor import ExecutorConfig
+from azr_env.rewards import RewardConfig
 
-CONFIG = SelfPlayConfig(batch_size=2, references=1, learnability_samples=2, seed_factor=50,
-                        task_types=["deduction"], executor_workers=1, timeout_s=5.0)
+CONFIG = SelfPlayConfig(
+    batch_size=2, seed_factor=50, task_types=["deduction"],
+    env=EnvConfig(buffers=BufferConfig(num_references=1), rewards=RewardConfig(num_samples=2),
+                  executor=ExecutorConfig(workers=1, timeout_s=5.0)),
+)
 _numbers = itertools.count(100)
 
 
@@ -65,12 +72,12 @@ def test_recent_tasks_follow_the_global_step_across_seeding_and_resume(tmp_path:
 
 
 def test_every_env_option_reaches_the_session_s_envs_and_executor() -> None:
-    """`selfplay.env` passes the env options no `SelfPlayConfig` field names (the reference's
-    keep-first buffers, a stricter determinism check, the output cap) through `azr train`."""
+    """`selfplay.env` is the env's own config: every option (the reference's keep-first buffers,
+    a stricter determinism check, the output cap, the executor) reaches the envs from `azr train`."""
     from azr_agents.config import load_config
 
     config = load_config("cpu-smoke", [
-        "selfplay.batch_size=1", "selfplay.task_types=[deduction]", "selfplay.executor_workers=1",
+        "selfplay.batch_size=1", "selfplay.task_types=[deduction]", "selfplay.env.executor.workers=1",
         "selfplay.env.determinism=separate_processes", "selfplay.env.buffers.keep=oldest",
         "selfplay.env.executor.max_output_chars=400",
     ])
@@ -78,7 +85,8 @@ def test_every_env_option_reaches_the_session_s_envs_and_executor() -> None:
         for env in session.envs.values():
             env_config = env.unwrapped.config
             assert env_config.determinism == "separate_processes" and env_config.buffers.keep == "oldest"
-            assert env_config.buffers.cap == config.selfplay.buffer_cap  # the renamed fields still apply
+            assert env_config.buffers.num_references == config.selfplay.env.buffers.num_references
         assert session.executor.config.max_output_chars == 400
         assert session.buffers is not None and session.buffers.config.keep == "oldest"
-        assert session.executor.config.timeout_s == config.selfplay.timeout_s
+        assert session.executor.config.timeout_s == config.selfplay.env.executor.timeout_s == 5.0
+        assert session.executor.config.workers == 1

@@ -26,8 +26,8 @@ from azr_agents.training.samples import read_samples
 pytestmark = pytest.mark.slow
 
 TINY_OVERRIDES = [
-    "selfplay.batch_size=2", "selfplay.learnability_samples=2", "selfplay.seed_factor=1",
-    "selfplay.max_seeding_rounds=1", "selfplay.references=1", "generation.max_new_tokens=12",
+    "selfplay.batch_size=2", "selfplay.env.rewards.num_samples=2", "selfplay.seed_factor=1",
+    "selfplay.max_seeding_rounds=1", "selfplay.env.buffers.num_references=1", "generation.max_new_tokens=12",
     "run.probe_size=2", "run.checkpoint_every=1", "optim.micro_batch_size=4",
 ]
 
@@ -267,7 +267,7 @@ def test_samples_per_prompt_gives_grpo_real_groups_and_samples_jsonl_shows_them(
         return advantages
 
     config = tiny_config(tiny_model_dir, "estimator.name=test-spy-grpo", "selfplay.samples_per_prompt=2",
-                         "selfplay.reward_mode=reference")
+                         "selfplay.env.rewards.mode=reference")
     policy = HalfWellFormed(load_policy(str(tiny_model_dir), seed=0))
     with SelfPlaySession(config.selfplay) as session:
         trainer = Trainer(config, policy, session, tmp_path)  # type: ignore[arg-type]
