@@ -30,7 +30,7 @@ def build_tiny_tokenizer() -> Any:
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     backend.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=backend, pad_token="<pad>", eos_token="<|im_end|>", bos_token="<|im_start|>",
     )
     tokenizer.add_special_tokens({"additional_special_tokens": specials[1:]})
@@ -52,7 +52,7 @@ def build_tiny_model(vocab_size: int, seed: int = 0, max_positions: int = 4096) 
     model = LlamaForCausalLM(config)
     with torch.no_grad():
         model.lm_head.weight.mul_(LOGIT_SCALE)
-    return model.eval()
+    return model.eval()  # type: ignore[no-untyped-call]
 
 
 def save_tiny_model(folder: Path, seed: int = 0) -> Path:

@@ -179,7 +179,7 @@ def summarize(runs: Sequence[BanditRun], groups: Sequence[Group]) -> list[dict[s
             "estimator": name,
             "seeds": [r.seed for r in mine],
             "final_reward": {k: round(float(v), 4) for k, v in zip(keys, curve[-1], strict=True)},
-            "final_reward_ci95": {k: [round(v, 4) for v in t_interval(finals[:, i])[1:]]
+            "final_reward_ci95": {k: [round(v, 4) for v in t_interval(finals[:, i].tolist())[1:]]
                                   for i, k in enumerate(keys)},
             "final_mean_reward": round(float(curve[-1].mean()), 4),
             "final_mean_reward_ci95": [round(low, 4), round(high, 4)],

@@ -47,7 +47,7 @@ def parse_value(text: str) -> bool | int | float | str:
         return lowered == "true"
     for kind in (int, float):
         try:
-            return kind(text)  # type: ignore[no-any-return]
+            return kind(text)
         except ValueError:
             pass
     return text.strip()

@@ -117,7 +117,8 @@ def plot_run(run_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(3, 2, figsize=(11, 10), sharex=True)
     groups = sorted({g for r in records for g in r["groups"]})
     # One colour per group in every panel (a panel that skips a group must not shift the rest).
-    colors = dict(zip(groups, plt.get_cmap("tab10").colors, strict=False))
+    tab10 = plt.get_cmap("tab10")
+    colors = {group: tab10(i % tab10.N) for i, group in enumerate(groups)}
     for ax, (keys, title, ylim) in zip(axes.flat, panels, strict=False):
         for group in groups:
             points = [(r["step"], value) for r in records

@@ -180,14 +180,14 @@ class Trainer:
         mask = response_mask(trainable)
         advantages = mask
         if trainable:
-            batch = estimators.AdvantageInput(
+            inp = estimators.AdvantageInput(
                 rewards=torch.tensor([s.reward for s in trainable], dtype=torch.float32),
                 mask=mask,
                 groups=[s.group for s in trainable],
                 prompt_ids=[s.prompt_id for s in trainable],
             )
             advantages = estimators.check_advantages(self.config.estimator.name,
-                                                     self.estimator(batch), batch)
+                                                     self.estimator(inp), inp)
         per_sample = (advantages * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         for sample, value in zip(trainable, per_sample.tolist(), strict=True):
             sample.advantage = float(value)
