@@ -44,7 +44,8 @@ class SelfPlayConfig:
     """B: proposals per task type per step, and solve tasks per task type per step."""
     samples_per_prompt: int = 1
     """G: completions sampled per prompt (the paper: 1). With G > 1 every (task type, role) group
-    trains on B prompts x G completions sharing a prompt id, so `grpo` and `rloo` get real groups."""
+    trains on B prompts x G completions sharing a prompt id, so `grpo` and `rloo` get real
+    groups."""
     seed_factor: int = 4
     """Seeding fills each buffer with batch_size x seed_factor valid tasks before training."""
     max_seeding_rounds: int = 50
@@ -127,7 +128,9 @@ def preset_path(preset: str) -> Path:
     path = PRESETS_DIR / f"{preset}.yaml"
     if not path.exists():
         names = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
-        raise AZRConfigError(f"unknown preset {preset!r}; available: {names} (or a path to a .yaml file)")
+        raise AZRConfigError(
+            f"unknown preset {preset!r}; available: {names} (or a path to a .yaml file)"
+        )
     return path
 
 
@@ -163,7 +166,8 @@ def validate(config: AZRConfig) -> None:
         (gen.temperature > 0, "generation.temperature must be > 0"),
         (0 < gen.top_p <= 1, "generation.top_p must be in (0, 1]"),
         (opt.lr >= 0, "optim.lr must be >= 0 (0 freezes the weights: a control run)"),
-        (0 <= opt.clip_low < 1 and opt.clip_high >= 0, "optim.clip_low must be in [0, 1), clip_high >= 0"),
+        (0 <= opt.clip_low < 1 and opt.clip_high >= 0,
+         "optim.clip_low must be in [0, 1), clip_high >= 0"),
         (opt.ppo_epochs >= 1, "optim.ppo_epochs must be >= 1"),
         (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),
         (opt.mini_batches_per_step >= 1, "optim.mini_batches_per_step must be >= 1"),
@@ -187,7 +191,8 @@ def validate(config: AZRConfig) -> None:
         raise AZRConfigError(f"selfplay.env: {exc}") from None
     from azr_agents import estimators
 
-    estimators.get(config.estimator.name, **config.estimator.options)  # fails now, not after loading
+    # fails now, not after loading
+    estimators.get(config.estimator.name, **config.estimator.options)
 
 
 def to_yaml(config: AZRConfig) -> str:

@@ -31,7 +31,8 @@ def build_tiny_tokenizer() -> Any:
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     backend.decoder = decoders.ByteLevel()
     tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
-        tokenizer_object=backend, pad_token="<pad>", eos_token="<|im_end|>", bos_token="<|im_start|>",
+        tokenizer_object=backend, pad_token="<pad>", eos_token="<|im_end|>",
+        bos_token="<|im_start|>",
     )
     tokenizer.add_special_tokens({"additional_special_tokens": specials[1:]})
     tokenizer.chat_template = CHATML

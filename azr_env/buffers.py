@@ -118,7 +118,8 @@ class TaskBuffer:
         return max((t.step for t in self._tasks), default=None)
 
     def add(self, task: Task) -> bool:
-        """Add one task; return whether it was stored (False: duplicate, or full with keep="oldest")."""
+        """Add one task; return whether it was stored (False: duplicate, or full with
+        keep="oldest")."""
         if task.task_type != self.task_type:
             raise AZRConfigError(
                 f"cannot add a {task.task_type!r} task to the {self.task_type!r} buffer"

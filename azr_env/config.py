@@ -111,7 +111,8 @@ def build_config(
     """An `EnvConfig` from a config object, a (possibly nested) dict, and keyword overrides.
 
     Accepts what `gymnasium.make(id, **kwargs)` passes through: `config=EnvConfig(...)`, a plain
-    mapping (a dict, or an omegaconf DictConfig from YAML), and top-level fields as keywords; nested dicts fill nested configs.
+    mapping (a dict, or an omegaconf DictConfig from YAML), and top-level fields as keywords; nested
+    dicts fill nested configs.
     """
     if config is None:
         config = EnvConfig()

@@ -47,7 +47,9 @@ class SelfPlayCore:
         source: TaskSource | None = None,
     ) -> None:
         if solver is not None and not callable(solver):
-            raise AZRConfigError("solver must be a callable: list of prompts -> list of completions")
+            raise AZRConfigError(
+                "solver must be a callable: list of prompts -> list of completions"
+            )
         if executor is not None and not isinstance(executor, Executor):
             raise AZRConfigError("executor must be an azr_env.executor.Executor")
         if buffers is not None and not isinstance(buffers, TaskBuffers):
@@ -226,7 +228,9 @@ class SelfPlayCore:
             return None, Outcome(-1.0, info_of(episode, -1.0, "no_answer"))
         return answer, None
 
-    def score(self, episodes: Sequence[Episode], actions: Sequence[Any], step: int) -> list[Outcome]:
+    def score(
+        self, episodes: Sequence[Episode], actions: Sequence[Any], step: int
+    ) -> list[Outcome]:
         """Rewards and infos of one batch of completions (any mix of groups), in order.
 
         `step` is the calling env's own step count; valid proposals are recorded at
@@ -269,7 +273,9 @@ class SelfPlayCore:
         for name in dict.fromkeys(t.task_type for t, _ in pairs):
             idx = [i for i, (t, _) in enumerate(pairs) if t.task_type == name]
             tasks = self.with_gold([pairs[i][0] for i in idx])
-            got = self.task_type(name).check_answers(self.executor, tasks, [pairs[i][1] for i in idx])
+            got = self.task_type(name).check_answers(
+                self.executor, tasks, [pairs[i][1] for i in idx]
+            )
             for i, verdict in zip(idx, got, strict=True):
                 verdicts[i] = verdict
         return [v if v is not None else Verdict(False, "infra", infra=True) for v in verdicts]

@@ -83,7 +83,8 @@ def task_of(row: Mapping[str, Any]) -> Task:
 def _executor_for(source_preload: Sequence[str], trusted: bool, config: EnvConfig) -> Executor:
     """A validation executor: `worker` isolation for trusted sources (our generator, curated
     benchmarks: many times faster), a fresh process per job for anything else."""
-    settings = replace(config.executor, isolation="worker" if trusted else config.executor.isolation,
+    settings = replace(config.executor,
+                       isolation="worker" if trusted else config.executor.isolation,
                        preload=[*config.executor.preload,
                                 *(m for m in source_preload if m not in config.executor.preload)])
     with warnings.catch_warnings():
@@ -220,7 +221,9 @@ class Scorer:
                 self.core.types[task.task_type] = get_task_type(task.task_type)
         return task
 
-    def judge(self, rows: Sequence[Mapping[str, Any]], completions: Sequence[Any]) -> list[Judgement]:
+    def judge(
+        self, rows: Sequence[Mapping[str, Any]], completions: Sequence[Any]
+    ) -> list[Judgement]:
         """Score each completion against its row; one `Judgement` each, in order."""
         if len(rows) != len(completions):
             raise AZRConfigError(f"{len(rows)} rows but {len(completions)} completions: "

@@ -236,7 +236,9 @@ def generator_from_state(state: Mapping[str, Any]) -> np.random.Generator:
     """A generator in a saved `bit_generator.state` (of whichever bit generator it names)."""
     name = str(state.get("bit_generator", ""))
     bit_generator_type = getattr(np.random, name, None)
-    if not isinstance(bit_generator_type, type) or not issubclass(bit_generator_type, np.random.BitGenerator):
+    if not isinstance(bit_generator_type, type) or not issubclass(
+        bit_generator_type, np.random.BitGenerator
+    ):
         raise AZRConfigError(f"not a saved numpy generator state (bit_generator={name!r})")
     bit_generator = bit_generator_type()
     bit_generator.state = dict(state)

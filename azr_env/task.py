@@ -136,7 +136,9 @@ class Task:
     def from_json(cls, data: Mapping[str, Any]) -> Task:
         """Rebuild a task from `to_json` output (or a hand-written dict with the same keys)."""
         if not isinstance(data, Mapping):
-            raise AZRConfigError("a task must be a JSON object with task_type, program, inputs, outputs")
+            raise AZRConfigError(
+                "a task must be a JSON object with task_type, program, inputs, outputs"
+            )
         missing = [k for k in ("task_type", "program", "inputs", "outputs") if k not in data]
         if missing:
             raise AZRConfigError(f"task is missing the key(s) {missing}")

@@ -205,7 +205,8 @@ class AZRVectorEnv(VectorEnv[Observations, Sequence[str], np.ndarray]):
         return self._observations(), self._reset_infos()
 
     def _posed_specs(self, options: dict[str, Any] | None) -> list[Any]:
-        """`options["tasks"]`: one task spec (as `AZREnv`'s `options["task"]`) or None per sub-env."""
+        """`options["tasks"]`: one task spec (as `AZREnv`'s `options["task"]`) or None per
+        sub-env."""
         options = dict(options or {})
         unknown = sorted(set(options) - {"tasks"})
         if unknown:

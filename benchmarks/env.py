@@ -62,8 +62,15 @@ def induction_proposal(i: int) -> str:
 
 def scripted_solver(prompts: list[str]) -> list[str]:
     """Half the attempts answer with a plausible value, half with nothing: a learnable task."""
-    return [wrap("```output\n[(0, 2)]\n```\n```input\n[2], 2\n```\n```python\ndef f(xs, k):\n"
-                 "    return [(0, 2)]\n```") if i % 2 else "no answer" for i, _ in enumerate(prompts)]
+    return [
+        wrap(
+            "```output\n[(0, 2)]\n```\n```input\n[2], 2\n```\n```python\ndef f(xs, k):\n"
+            "    return [(0, 2)]\n```"
+        )
+        if i % 2
+        else "no answer"
+        for i, _ in enumerate(prompts)
+    ]
 
 
 def plausible_answer(task_type: str) -> str:
@@ -174,8 +181,10 @@ def main() -> None:
         print(f"solve steps scored/s    {rate:8.1f}   ({task_type}, B={args.batch})")
     print(f"env time per self-play step  {env_s * 1000:7.1f} ms  (B={args.smoke_batch} x 6 groups, "
           f"n={args.smoke_samples}, scripted solver)")
-    print(f"env share of a step     {share * 100:8.2f} %  (LLM time {args.llm_seconds:g} s per step: "
-          "stated estimate, not measured; goal <= 2 %)")
+    print(
+        f"env share of a step     {share * 100:8.2f} %  (LLM time {args.llm_seconds:g} s per step: "
+        "stated estimate, not measured; goal <= 2 %)"
+    )
     record = {
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(), "workers": workers, "batch": args.batch, "rounds": args.rounds,

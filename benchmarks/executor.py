@@ -131,14 +131,16 @@ def measure(name: str, run: Runner, jobs: int, latency_calls: int,
     if cpu_ms is not None:
         figures["cpu_ms_per_job"] = cpu_ms
     print(f"  {name:<18} {figures['jobs_per_s']:9.0f} jobs/s   p50 {figures['p50_ms']:6.2f} ms   "
-          f"p99 {figures['p99_ms']:6.2f} ms" + (f"   CPU {cpu_ms:.2f} ms/job" if cpu_ms else ""), flush=True)
+          f"p99 {figures['p99_ms']:6.2f} ms" + (f"   CPU {cpu_ms:.2f} ms/job" if cpu_ms else ""),
+          flush=True)
     return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2000, help="jobs in the throughput batch")
-    parser.add_argument("--latency-calls", type=int, default=300, help="single calls timed one by one")
+    parser.add_argument("--latency-calls", type=int, default=300,
+                        help="single calls timed one by one")
     parser.add_argument("--no-record", action="store_true", help="do not append to results/")
     args = parser.parse_args(argv)
     workers = os.cpu_count() or 1
@@ -152,17 +154,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         worker_ex = Executor(workers=workers, isolation="worker")
     with worker_ex as ex:
-        figures["azr_worker"] = measure("azr worker", lambda b: [r.value or "" for r in ex.run_batch(b)],
-                                        args.jobs, args.latency_calls)
+        figures["azr_worker"] = measure(
+            "azr worker",
+            lambda b: [r.value or "" for r in ex.run_batch(b)],
+            args.jobs,
+            args.latency_calls,
+        )
 
     from pebble import ProcessPool
 
     with ProcessPool(max_workers=workers) as pool:
         def azr_style(batch: Sequence[tuple[str, str]]) -> list[str]:
-            futures = [pool.schedule(_exec_with_alarm, args=(p, a, 10), timeout=10) for p, a in batch]
+            futures = [
+                pool.schedule(_exec_with_alarm, args=(p, a, 10), timeout=10) for p, a in batch
+            ]
             return [f.result() for f in futures]
 
-        figures["azr_style"] = measure("AZR-style (pebble)", azr_style, args.jobs, args.latency_calls)
+        figures["azr_style"] = measure("AZR-style (pebble)", azr_style, args.jobs,
+                                       args.latency_calls)
 
     global _MANAGER
     _MANAGER = mp.Manager()
@@ -177,8 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ratios = {
         "job_vs_azr_style": figures["azr_job"]["jobs_per_s"] / figures["azr_style"]["jobs_per_s"],
-        "job_vs_process_per_check": figures["azr_job"]["jobs_per_s"] / figures["process_per_check"]["jobs_per_s"],
-        "worker_vs_azr_style": figures["azr_worker"]["jobs_per_s"] / figures["azr_style"]["jobs_per_s"],
+        "job_vs_process_per_check": figures["azr_job"]["jobs_per_s"]
+        / figures["process_per_check"]["jobs_per_s"],
+        "worker_vs_azr_style": figures["azr_worker"]["jobs_per_s"]
+        / figures["azr_style"]["jobs_per_s"],
     }
     targets = {"job_vs_azr_style": 0.3, "job_vs_process_per_check": 5.0, "worker_vs_azr_style": 1.5}
     print("\nratios (target):")
@@ -190,10 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.no_record:
         RESULTS.parent.mkdir(exist_ok=True)
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent).stdout.strip()
-        record = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit,
-                  "cpus": workers, "load": round(os.getloadavg()[0], 2), "python": sys.version.split()[0], "figures": figures, "ratios": ratios}
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=Path(__file__).parent).stdout.strip()
+        record = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "commit": commit, "cpus": workers, "load": round(os.getloadavg()[0], 2),
+                  "python": sys.version.split()[0], "figures": figures, "ratios": ratios}
         with RESULTS.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
     return 0

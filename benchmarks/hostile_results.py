@@ -55,21 +55,35 @@ def cases() -> dict[str, bytes]:
     rng = random.Random(0)  # random digits: a gcd of such numbers takes quadratic time
     return {
         "flat list of ints (max frame)": _frame(
-            dict(ok, encoded=["list", _fill(lambda i: ["int", hex(i)], room)])),
+            dict(ok, encoded=["list", _fill(lambda i: ["int", hex(i)], room)])
+        ),
         "set of colliding ints (max frame)": _frame(
-            dict(ok, encoded=["set", _fill(lambda i: ["int", hex(i * HASH_MODULUS)], room)])),
+            dict(ok, encoded=["set", _fill(lambda i: ["int", hex(i * HASH_MODULUS)], room)])
+        ),
         "huge Fraction (max frame)": _frame(
-            dict(ok, encoded=["Fraction", hex(rng.getrandbits(4 * hex_digits) | 1),
-                             hex(rng.getrandbits(4 * hex_digits) | 1)])),
+            dict(
+                ok,
+                encoded=[
+                    "Fraction",
+                    hex(rng.getrandbits(4 * hex_digits) | 1),
+                    hex(rng.getrandbits(4 * hex_digits) | 1),
+                ],
+            )
+        ),
         "huge int (max frame)": _frame(dict(ok, encoded=["int", "0x" + "7" * (room - 40)])),
-        "long value text (300k chars)": _frame(dict(ok, value="x" * 300_000, encoded=["int", "0x1"])),
+        "long value text (300k chars)": _frame(
+            dict(ok, value="x" * 300_000, encoded=["int", "0x1"])
+        ),
         "JSON nested 990 deep": _frame('{"status":"ok","encoded":' + "[" * 990 + "]" * 990 + "}"),
         "list nested 300 deep": _frame(dict(ok, encoded=_nested(300))),
         "Fraction with denominator 0": _frame(dict(ok, encoded=["Fraction", "0x1", "0x0"])),
         "deque with maxlen 2**100": _frame(dict(ok, encoded=["deque", [], 2**100])),
         "Decimal('pwned')": _frame(dict(ok, encoded=["Decimal", "pwned"])),
-        "items nested 450 deep": _frame('{"status":"ok","items":[' * 450
-                                        + '{"status":"ok","encoded":["int","0x1"]}' + "]}" * 450),
+        "items nested 450 deep": _frame(
+            '{"status":"ok","items":[' * 450
+            + '{"status":"ok","encoded":["int","0x1"]}'
+            + "]}" * 450
+        ),
     }
 
 
@@ -103,7 +117,8 @@ def read(frame: bytes) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per case (the slowest is shown)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per case (the slowest is shown)")
     args = parser.parse_args(argv)
     for name, frame in cases().items():
         times, outcome = [], ""

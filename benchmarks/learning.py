@@ -17,7 +17,8 @@ programs, compared with a frozen control?
 
 Comparing estimators on this loop (`azr bench estimators --loop` runs this):
 
-    python benchmarks/learning.py --estimators "trr++,grpo:scale=false" -- selfplay.samples_per_prompt=4
+    python benchmarks/learning.py --estimators "trr++,grpo:scale=false" --
+    selfplay.samples_per_prompt=4
 
 runs every estimator (with its options, as `estimator.name=` / `estimator.options.KEY=`
 overrides) for every seed, as runs `<estimator>-seed<k>`, plus the one frozen control; the table
@@ -146,12 +147,16 @@ def probe_all(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str,
     with Executor(env_config.executor) as executor:
         started = time.perf_counter()
         scores["base"] = score_probe(policy, items, executor, env_config)
-        print(f"probe: base model {scores['base'].mean():.3f} ({time.perf_counter() - started:.0f} s)")
+        print(
+            f"probe: base model {scores['base'].mean():.3f} ({time.perf_counter() - started:.0f} s)"
+        )
         for run in runs:
             weights = load_file(str(Path(run["run_dir"]) / "checkpoints" / f"step-{args.steps:06d}"
                                     / "model.safetensors"))
             if run["frozen"]:
-                same = all(torch.equal(weights[k], base_state[k]) for k in weights if k in base_state)
+                same = all(
+                    torch.equal(weights[k], base_state[k]) for k in weights if k in base_state
+                )
                 run["weights_unchanged"] = bool(same)
                 scores[run["name"]] = scores["base"]
                 continue
@@ -224,7 +229,8 @@ def curves(run_dir: Path) -> dict[str, dict[str, list[float]]]:
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
         for group, values in record.get("groups", {}).items():
-            entry = out.setdefault(group, {"valid": [], "accuracy": [], "reward": [], "reward_std": []})
+            entry = out.setdefault(group,
+                                   {"valid": [], "accuracy": [], "reward": [], "reward_std": []})
             for key in entry:
                 entry[key].append(float(values.get(key, float("nan"))))
     return out
@@ -263,10 +269,12 @@ def _table_by_estimator(summary: dict[str, Any]) -> list[str]:
         for label, entry in row["estimators"].items():
             seeds = ", ".join(f"{d:+.3f}" for d in entry["seed_deltas"])
             versus = _interval(entry["vs_first"]) if "vs_first" in entry else "-"
-            lines.append(f"| {suite} ({row['items']}) | {label} | {row['base']:.3f} | "
-                         f"{entry['after']:.3f} | {_interval(entry)} | "
-                         f"[{entry['ci95_seeds_items'][0]:+.3f}, {entry['ci95_seeds_items'][1]:+.3f}] "
-                         f"| {seeds} ({entry['seed_sd']:.3f}) | {versus} |")
+            lines.append(
+                f"| {suite} ({row['items']}) | {label} | {row['base']:.3f} | "
+                f"{entry['after']:.3f} | {_interval(entry)} | "
+                f"[{entry['ci95_seeds_items'][0]:+.3f}, {entry['ci95_seeds_items'][1]:+.3f}] "
+                f"| {seeds} ({entry['seed_sd']:.3f}) | {versus} |"
+            )
     return lines
 
 
@@ -276,12 +284,21 @@ def markdown(summary: dict[str, Any], runs: list[dict[str, Any]], curve: dict[st
              f"`{meta['command']}` on {meta['machine']}; {meta['steps']} steps per run.", ""]
     by_estimator = "estimators" in summary["all"]
     lines += _table_by_estimator(summary) if by_estimator else _table_by_run(summary, runs)
-    lines += ["", "The frozen control (lr=0) keeps the base model's weights"
-              + (" (checked bit for bit)" if all(r.get("weights_unchanged") for r in runs if r["frozen"])
-                 else "") + ", so its probe score is the base score.", "",
-              "## Self-play curves: first 5 steps vs last 5 steps (mean over steps)", "",
-              "| run | group | valid proposals | solve rate | reward | reward std |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "The frozen control (lr=0) keeps the base model's weights"
+        + (
+            " (checked bit for bit)"
+            if all(r.get("weights_unchanged") for r in runs if r["frozen"])
+            else ""
+        )
+        + ", so its probe score is the base score.",
+        "",
+        "## Self-play curves: first 5 steps vs last 5 steps (mean over steps)",
+        "",
+        "| run | group | valid proposals | solve rate | reward | reward std |",
+        "|---|---|---|---|---|---|",
+    ]
     for run in runs:
         for group, values in sorted(curve[run["name"]].items()):
             def span(key: str, values: dict[str, list[float]] = values) -> str:

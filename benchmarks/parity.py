@@ -49,7 +49,9 @@ TASK = {"program": PROGRAM, "inputs": ["3"]}
 
 def r1(body: str, think: bool = True) -> str:
     """An R1 completion (the prompt ends in `<think>`) whose `<answer>` holds `body`."""
-    return ("I trace f(3).</think>\n" if think else "I trace f(3).\n") + f"<answer>\n{body}\n</answer>"
+    return (
+        "I trace f(3).</think>\n" if think else "I trace f(3).\n"
+    ) + f"<answer>\n{body}\n</answer>"
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ SOLVE_ROWS = [
     Row("deduction/solve", "fallback `<output>6</output>`", r1("<output>6</output>"), 1.0),
     Row("deduction/solve", "fallback \"the output is 6\"", r1("the output is 6"), 1.0),
     Row("deduction/solve", "fallback raw `<answer>6</answer>`", r1("6"), 1.0),
-    Row("deduction/solve", "no `</think>`, right fenced answer", r1("```output\n6\n```", think=False), -1.0),
+    Row("deduction/solve", "no `</think>`, right fenced answer",
+        r1("```output\n6\n```", think=False), -1.0),
     Row("deduction/solve", "malformed: no `<answer>`", "the answer is 6", -1.0),
     Row("deduction/solve", "malformed: empty", "", -1.0),
 ]
@@ -79,9 +82,11 @@ PROPOSE_ROWS = [
     Row("deduction/propose", "valid, always solved", PROPOSAL, -0.5, solver="always"),
     Row("deduction/propose", "valid, never solved", PROPOSAL, -0.5, solver="never"),
     Row("deduction/propose", "valid, solved 4 of 8", PROPOSAL, 0.5, solver="half"),
-    Row("deduction/propose", "valid, no `</think>`", r1(f"```python\n{PROGRAM}\n```\n```input\n3\n```",
+    Row("deduction/propose", "valid, no `</think>`",
+        r1(f"```python\n{PROGRAM}\n```\n```input\n3\n```",
                                                       think=False), -1.0, solver="half"),
-    Row("deduction/propose", "malformed: no `<answer>`", f"```python\n{PROGRAM}\n```", -1.0, solver="half"),
+    Row("deduction/propose", "malformed: no `<answer>`", f"```python\n{PROGRAM}\n```", -1.0,
+        solver="half"),
 ]
 
 
@@ -90,8 +95,13 @@ def scripted_solver(behaviour: str) -> Callable[[list[str]], list[str]]:
     on every other attempt."""
 
     def solve(prompts: list[str]) -> list[str]:
-        right = {"always": lambda i: True, "never": lambda i: False, "half": lambda i: i % 2 == 0}[behaviour]
-        return [r1("```output\n6\n```" if right(i) else "```output\n7\n```") for i in range(len(prompts))]
+        right = {"always": lambda i: True, "never": lambda i: False, "half": lambda i: i % 2 == 0}[
+            behaviour
+        ]
+        return [
+            r1("```output\n6\n```" if right(i) else "```output\n7\n```")
+            for i in range(len(prompts))
+        ]
 
     return solve
 

@@ -63,17 +63,24 @@ First think about the reasoning process in <think> </think> tags, then give your
 <answer> </answer> tags.
 
 ### Reference code snippets:
-"""
+"""  # noqa: E501  (the reference prompt, verbatim)
 
 SNIPPETS = [
     "def f(a):\n    return a",
     "def f(s: str) -> str:\n    return ''.join(reversed(s.split()))",
-    "def f(nums):\n    total = 0\n    for i, n in enumerate(nums):\n        total += n * (i % 3)\n    return total",
-    "def f(d: dict, k):\n    seen = set()\n    while k in d and k not in seen:\n        seen.add(k)\n        k = d[k]\n    return k",
-    "def f(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, (a + b) % 97\n    return a",
+    "def f(nums):\n    total = 0\n    for i, n in enumerate(nums):\n        total += n * (i % 3)\n"
+    "    return total",
+    "def f(d: dict, k):\n    seen = set()\n    while k in d and k not in seen:\n"
+    "        seen.add(k)\n        k = d[k]\n    return k",
+    "def f(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, (a + b) % 97\n"
+    "    return a",
     "def f(grid):\n    return [sum(row) for row in zip(*grid)]",
-    "class Stack:\n    def __init__(self):\n        self.items = []\n\ndef f(ops):\n    s = Stack()\n    for op in ops:\n        if op == 'pop' and s.items:\n            s.items.pop()\n        else:\n            s.items.append(op)\n    return s.items",
-    "def f(text, width):\n    lines, cur = [], ''\n    for w in text.split():\n        if len(cur) + len(w) > width:\n            lines.append(cur.strip())\n            cur = ''\n        cur += w + ' '\n    return lines + [cur.strip()]",
+    "class Stack:\n    def __init__(self):\n        self.items = []\n\ndef f(ops):\n"
+    "    s = Stack()\n    for op in ops:\n        if op == 'pop' and s.items:\n"
+    "            s.items.pop()\n        else:\n            s.items.append(op)\n    return s.items",
+    "def f(text, width):\n    lines, cur = [], ''\n    for w in text.split():\n"
+    "        if len(cur) + len(w) > width:\n            lines.append(cur.strip())\n"
+    "            cur = ''\n        cur += w + ' '\n    return lines + [cur.strip()]",
 ]
 INPUTS = ["'Hello world'", "[3, 1, 4, 1, 5]", "{'a': 'b', 'b': 'c'}, 'a'", "12", "[[1, 2], [3, 4]]"]
 
@@ -177,12 +184,15 @@ def main() -> None:
     naive_generate(policy, pool[:2], 4)
 
     rows = []
-    header = f"{'batch':>5} {'naive tok/s':>11} {'policy tok/s':>12} {'ratio':>6} {'naive s':>8} {'policy s':>8} {'naive RSS MB':>12} {'policy RSS MB':>13} {'tok/row n/p':>11}"
+    header = (f"{'batch':>5} {'naive tok/s':>11} {'policy tok/s':>12} {'ratio':>6} {'naive s':>8} "
+              f"{'policy s':>8} {'naive RSS MB':>12} {'policy RSS MB':>13} {'tok/row n/p':>11}")
     print(
-        f"model: embedded SmolLM2-135M-Instruct  threads: {torch.get_num_threads()}  load: {load_s:.1f}s"
+        f"model: embedded SmolLM2-135M-Instruct  threads: {torch.get_num_threads()}  load: "
+        f"{load_s:.1f}s"
     )
     print(
-        f"prompt tokens: min {min(lengths)} max {max(lengths)}  max_new_tokens: {max_new}  generation_dtype: {args.generation_dtype}"
+        f"prompt tokens: min {min(lengths)} max {max(lengths)}  max_new_tokens: {max_new}  "
+        f"generation_dtype: {args.generation_dtype}"
     )
     print(header)
     for batch in batches:
@@ -209,14 +219,16 @@ def main() -> None:
         }
         rows.append(row)
         print(
-            f"{batch:>5} {row['naive_tok_s']:>11} {row['policy_tok_s']:>12} {row['ratio']:>6} {row['naive_s']:>8} "
+            f"{batch:>5} {row['naive_tok_s']:>11} {row['policy_tok_s']:>12} {row['ratio']:>6} "
+            f"{row['naive_s']:>8} "
             f"{row['policy_s']:>8} {row['naive_peak_rss_mb']:>12} {row['policy_peak_rss_mb']:>13} "
             f"{n_tok / batch:>5.0f}/{p_tok / batch:<5.0f}",
             flush=True,
         )
     load_after = os.getloadavg()
     print(
-        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores shared with other work)"
+        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores shared with "
+        "other work)"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     record = {

@@ -1,9 +1,9 @@
 """Generate the configuration reference from the structured configs themselves.
 
 Walks the dataclasses `AZRConfig` and `EnvConfig` and the configs nested in them
-(`PolicyConfig`, `ExecutorConfig`, ...) and writes one table per dataclass: the key as you would type it, its
-type, its default (read from the dataclass, so never stale) and its description, taken from
-where the code documents it:
+(`PolicyConfig`, `ExecutorConfig`, ...) and writes one table per dataclass: the key as you would
+type it, its type, its default (read from the dataclass, so never stale) and its description, taken
+from where the code documents it:
 
 - an attribute docstring (a string literal right after the field);
 - a `#` comment on the field's line or on the lines just above it;

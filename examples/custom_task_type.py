@@ -24,7 +24,8 @@ from azr_env.tasks.deduction import TripletTaskType
 
 
 def type_name(encoded: list) -> str:  # type: ignore[type-arg]
-    """The type name of a value from its encoded tree (`['int', '0x1']`, `['opaque', 'program.A', ...]`)."""
+    """The type name of a value from its encoded tree (`['int', '0x1']`, `['opaque', 'program.A',
+    ...]`)."""
     tag = encoded[0]
     if tag == "opaque":
         return str(encoded[1]).rsplit(".", 1)[-1]
@@ -54,7 +55,9 @@ class TypePrediction(TripletTaskType):
         for task, answer in zip(tasks, answers, strict=True):
             gold = type_name(task.encoded[0])
             ok = answer.strip().strip("'\"") == gold
-            verdicts.append(Verdict(True) if ok else Verdict(False, "wrong_type", f"expected {gold}"))
+            verdicts.append(
+                Verdict(True) if ok else Verdict(False, "wrong_type", f"expected {gold}")
+            )
         return verdicts
 
 
@@ -73,7 +76,11 @@ for fmt in (R1Format, PlainFormat):  # prompts: a new solve template, deduction'
 
 
 def completion(**blocks: str) -> str:
-    return "</think> <answer>" + "".join(f"```{k}\n{v}\n```\n" for k, v in blocks.items()) + "</answer>"
+    return (
+        "</think> <answer>"
+        + "".join(f"```{k}\n{v}\n```\n" for k, v in blocks.items())
+        + "</answer>"
+    )
 
 
 if __name__ == "__main__":

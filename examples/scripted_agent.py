@@ -25,7 +25,8 @@ PROPOSALS = [  # (program, input); the last one imports a banned module and is r
     ("def f(xs):\n    return sorted(set(xs))", "[3, 1, 2, 1]"),
     ("import random\ndef f(n):\n    return random.random() * n", "1"),
 ]
-INDUCTION_INPUTS = ["'abc'", "'racecar'", "'xyz'", "'a b'", "''", "'12'", "'Aa'", "'zz'", "'q'", "'ok'"]
+INDUCTION_INPUTS = ["'abc'", "'racecar'", "'xyz'", "'a b'", "''", "'12'", "'Aa'", "'zz'", "'q'",
+                    "'ok'"]
 rng = random.Random(0)
 sandbox = Executor(workers=1, timeout_s=5)
 

@@ -89,4 +89,8 @@ def seed_item_bootstrap(deltas: np.ndarray, seed: int = 0, resamples: int = 4000
     for i in range(resamples):  # ~4000 x (seeds x items) numbers: a fraction of a second
         means[i] = deltas[rng.integers(0, seeds, seeds)][:, rng.integers(0, items, items)].mean()
     tail = (1.0 - level) / 2
-    return float(deltas.mean()), float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+    return (
+        float(deltas.mean()),
+        float(np.quantile(means, tail)),
+        float(np.quantile(means, 1 - tail)),
+    )

@@ -113,11 +113,15 @@ def _print_table(rows: list[dict[str, Any]], groups: list[tuple[str, str]], seed
         return f"{mean:+.3f}" if seeds < 2 else f"{mean:+.3f} +- {(ci[1] - ci[0]) / 2:.3f}"
 
     for row in rows:
-        table.add_row(row["estimator"], f"{row['lr']:g}",
-                      *(cell(v, row["final_reward_ci95"][k]) for k, v in row["final_reward"].items()),
-                      cell(row["final_mean_reward"], row["final_mean_reward_ci95"]),
-                      f"{row['initial_mean_reward']:+.3f}", f"{row['advantage_var']:.3f}",
-                      f"{row['seconds']:.2f}")
+        table.add_row(
+            row["estimator"],
+            f"{row['lr']:g}",
+            *(cell(v, row["final_reward_ci95"][k]) for k, v in row["final_reward"].items()),
+            cell(row["final_mean_reward"], row["final_mean_reward_ci95"]),
+            f"{row['initial_mean_reward']:+.3f}",
+            f"{row['advantage_var']:.3f}",
+            f"{row['seconds']:.2f}",
+        )
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
@@ -132,16 +136,20 @@ def _script_command(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     """Add `bench` (with its own subcommands) to the `azr` subparsers."""
-    p = sub.add_parser("bench", help="benchmarks: estimators (synthetic bandit), executor, env, rollout")
+    p = sub.add_parser("bench",
+                       help="benchmarks: estimators (synthetic bandit), executor, env, rollout")
     bench = p.add_subparsers(dest="bench", required=True)
     e = bench.add_parser(
-        "estimators", help="compare advantage estimators: on a synthetic bandit (seconds), or "
+        "estimators",
+        help="compare advantage estimators: on a synthetic bandit (seconds), or "
         "with --loop on the real CPU self-play run (an hour of CPU per few runs)",
         description="Compare advantage estimators on the same seeds. By default on a synthetic "
         "bandit (tabular policy, rewards from the real env): mean +- 95% Student-t interval over "
-        "seeds, per-seed values in results.json. With --loop, on the real CPU learning run instead: "
-        "this runs benchmarks/learning.py --estimators LIST (the same as `azr bench learning "
-        "--estimators LIST`; use that form for its other options such as --parallel).")
+        "seeds, per-seed values in results.json. With --loop, on the real CPU learning run "
+        "instead: this runs benchmarks/learning.py --estimators LIST (the same as "
+        "`azr bench learning --estimators LIST`; use that form for its other options such as "
+        "--parallel).",
+    )
     e.add_argument("--steps", type=int, default=None,
                    help="bandit steps (default 100); with --loop, self-play steps (default 20)")
     e.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

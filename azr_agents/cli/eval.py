@@ -42,17 +42,25 @@ def _eval_command(args: argparse.Namespace) -> int:
 def add_parser(sub: Any) -> None:
     """Add `eval` to the `azr` subparsers."""
     p = sub.add_parser("eval", help="pass@k on CRUXEval-O/-I and HumanEval, scored in the sandbox")
-    p.add_argument("--suite", action="append", metavar="NAME",
-                   help="cruxeval-o, cruxeval-i, humaneval (repeat or comma-separate; default cruxeval-o)")
+    p.add_argument(
+        "--suite",
+        action="append",
+        metavar="NAME",
+        help="cruxeval-o, cruxeval-i, humaneval (repeat or comma-separate; default cruxeval-o)",
+    )
     p.add_argument("--model", action="append", metavar="PATH",
                    help="model folder, .gguf or hub id (repeatable; default: the embedded model)")
-    p.add_argument("--predictions", metavar="FILE",
-                   help="score these generations instead of generating ({\"<id>\": [\"pred\", ...]})")
+    p.add_argument(
+        "--predictions",
+        metavar="FILE",
+        help='score these generations instead of generating ({"<id>": ["pred", ...]})',
+    )
     p.add_argument("--samples", type=int, default=1, help="samples per problem (pass@k for k <= n)")
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (pass@1)")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--limit", type=int, help="only the first N problems of each suite")
-    p.add_argument("--out", metavar="FILE", help="results JSON (default runs/eval-<time>/results.json)")
+    p.add_argument("--out", metavar="FILE",
+                   help="results JSON (default runs/eval-<time>/results.json)")
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--batch-size", type=int, default=8, help="problems generated together")
     p.add_argument("--format", default="r1", help="prompt format (r1, plain)")

@@ -116,7 +116,9 @@ def call_arguments(prediction: str, entry: str = "f") -> str:
         node = ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return prediction
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry):
+    if not (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry
+    ):
         return prediction
     parts = [ast.get_source_segment(text, arg) for arg in [*node.args, *node.keywords]]
     if any(part is None for part in parts):  # pragma: no cover - positions are always present

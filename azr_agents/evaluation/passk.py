@@ -32,7 +32,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def mean_pass_at_k(scored: Sequence[Sequence[bool]], k: int) -> float | None:
-    """pass@k averaged over problems (a fraction in [0, 1]); None when some problem has < k samples."""
+    """pass@k averaged over problems (a fraction in [0, 1]); None when some problem has < k
+    samples."""
     if not scored or any(len(row) < k for row in scored):
         return None
     return sum(pass_at_k(len(row), sum(map(bool, row)), k) for row in scored) / len(scored)

@@ -57,7 +57,9 @@ class EvalOptions:
         """Raise `AZRConfigError` naming the option to change."""
         unknown = [s for s in self.suites if s not in SUITES]
         if not self.suites or unknown:
-            raise AZRConfigError(f"--suite must be among {', '.join(SUITES)} (got {unknown or 'none'})")
+            raise AZRConfigError(
+                f"--suite must be among {', '.join(SUITES)} (got {unknown or 'none'})"
+            )
         if self.predictions is not None and len(self.suites) != 1:
             raise AZRConfigError("--predictions scores one suite: give exactly one --suite")
         if self.samples < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
@@ -67,7 +69,9 @@ class EvalOptions:
         if self.temperature < 0:
             raise AZRConfigError(f"--temperature must be >= 0, got {self.temperature}")
         if self.samples > 1 and self.temperature == 0 and self.predictions is None:
-            raise AZRConfigError("--samples > 1 needs --temperature > 0 (greedy samples are identical)")
+            raise AZRConfigError(
+                "--samples > 1 needs --temperature > 0 (greedy samples are identical)"
+            )
 
 
 Answerer = Callable[[Suite, list[Problem]], list[tuple[list[str], list[str | None]]]]
@@ -161,7 +165,9 @@ def run_eval(options: EvalOptions, load: Callable[..., Any] | None = None) -> li
     suites = [make_suite(name, options.format) for name in options.suites]
     preload = sorted({m for s in suites for m in s.preload()})
     rows: list[dict[str, Any]] = []
-    with Executor(preload=preload, timeout_s=options.timeout_s, workers=options.workers) as executor:
+    with Executor(
+        preload=preload, timeout_s=options.timeout_s, workers=options.workers
+    ) as executor:
         if options.predictions is not None:
             suite = suites[0]
             ids, answerer = _predictions_answerer(suite, options.predictions)
@@ -216,7 +222,8 @@ def summary_table(rows: Sequence[dict[str, Any]]) -> Any:
 
     table = Table(title="azr eval")
     for name in ("model", "suite", "problems", "samples", "pass@1 %", "pass@k %", "failures", "s"):
-        table.add_column(name, justify="right" if name not in ("model", "suite", "failures") else "left")
+        table.add_column(name,
+                         justify="right" if name not in ("model", "suite", "failures") else "left")
     for row in rows:
         more = ", ".join(f"@{k}: {v:.1f}" for k, v in row["pass_at_k"].items()
                          if k != "1" and v is not None)

@@ -4,7 +4,8 @@ A suite loads its problems from the data shipped in `azr_env/data/` (nothing is 
 builds the prompt the policy sees, extracts the answer from a completion, and scores answers in
 the sandbox. The CRUXEval suites pose each problem as a deduction or abduction solve task through
 `azr_env.dataset.Scorer` (the env's own posing and answer check), so the evaluated prompt, answer
-parsing and answer check are exactly the training ones. No model text is ever evaluated outside the executor.
+parsing and answer check are exactly the training ones. No model text is ever evaluated outside the
+executor.
 """
 
 from __future__ import annotations

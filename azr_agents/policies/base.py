@@ -73,7 +73,8 @@ class Policy(Protocol):
         n: int = 1,
         stop: list[str] | None = None,
     ) -> list[Generation]:
-        """Sample `n` completions per prompt; returns `len(prompts) * n` generations in prompt order."""
+        """Sample `n` completions per prompt; returns `len(prompts) * n` generations in prompt
+        order."""
         ...
 
     def logprobs(

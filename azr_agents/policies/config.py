@@ -71,7 +71,8 @@ class PolicyConfig:
         unknown = sorted(set(options) - known)
         if unknown:
             raise AZRConfigError(
-                f"unknown policy option(s) {unknown}; valid options: {sorted(known - {'model', 'backend'})}"
+                f"unknown policy option(s) {unknown}; valid options: "
+                f"{sorted(known - {'model', 'backend'})}"
             )
         config = cls(model=model, backend=backend, **options)
         config.validate()
@@ -96,7 +97,8 @@ class PolicyConfig:
             raise AZRConfigError("stop strings must be non-empty")
         if not (0.0 < self.vllm_gpu_memory_utilization <= 1.0):
             raise AZRConfigError(
-                f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}"
+                "vllm_gpu_memory_utilization must be in (0, 1], got "
+                f"{self.vllm_gpu_memory_utilization}"
             )
         if self.vllm_tensor_parallel_size < 1:
             raise AZRConfigError(

@@ -73,7 +73,8 @@ class BufferLayer(DynamicLayer):  # type: ignore[no-untyped-call]
             self.values = self.values.index_select(0, indices)
 
     def fill(self, keys: torch.Tensor, values: torch.Tensor) -> None:
-        """Install already-assembled `[rows, heads, length, dim]` keys/values (length <= capacity)."""
+        """Install already-assembled `[rows, heads, length, dim]` keys/values (length <=
+        capacity)."""
         self.lazy_initialization(keys, values)
         assert self.keys is not None and self.values is not None
         self.length = keys.shape[2]
@@ -94,7 +95,8 @@ class BufferCache(Cache):
 
 
 class PrefixLayer(DynamicLayer):  # type: ignore[no-untyped-call]
-    """One layer of a read-only past: a shared prefix's keys/values `[1, heads, prefix, dim]`, or none.
+    """One layer of a read-only past: a shared prefix's keys/values `[1, heads, prefix, dim]`, or
+    none.
 
     Used by `TransformersPolicy.logprobs`, where the past carries gradients. `update` returns
     past + new states without storing the concatenation, so that one prefix serves a batch of

@@ -90,7 +90,8 @@ def resolve_model_source(model: str | None) -> ModelSource:
         )
     if _looks_like_path(model):
         raise AZRConfigError(
-            f"model path {model!r} does not exist; fix the path or pass model=None for the embedded model"
+            f"model path {model!r} does not exist; fix the path or pass model=None for "
+            "the embedded model"
         )
     return ModelSource(model, None, is_local=False)
 
@@ -98,7 +99,8 @@ def resolve_model_source(model: str | None) -> ModelSource:
 def load_model_and_tokenizer(
     source: ModelSource, torch_dtype: Any, trust_remote_code: bool
 ) -> tuple[Any, Any]:
-    """`from_pretrained` for model and tokenizer; hub failures without a network become AZRConfigError."""
+    """`from_pretrained` for model and tokenizer; hub failures without a network become
+    AZRConfigError."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
@@ -136,7 +138,11 @@ def forget_gguf_quantizer(model: Any) -> None:
     of a model trained from a GGUF file are plain float models."""
     if getattr(getattr(model, "hf_quantizer", None), "quantization_config", None) is None:
         return
-    if str(getattr(model.hf_quantizer.quantization_config, "quant_method", "")).lower().endswith("gguf"):
+    if (
+        str(getattr(model.hf_quantizer.quantization_config, "quant_method", ""))
+        .lower()
+        .endswith("gguf")
+    ):
         model.hf_quantizer = None
         model.is_quantized = False
         model.quantization_method = None
@@ -145,7 +151,8 @@ def forget_gguf_quantizer(model: Any) -> None:
 
 
 def render_prompt(tokenizer: Any, prompt: str, use_chat_template: bool) -> list[int]:
-    """Token ids of one prompt: a single user turn of the chat template (when enabled and present)."""
+    """Token ids of one prompt: a single user turn of the chat template (when enabled and
+    present)."""
     if use_chat_template and getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True

@@ -35,7 +35,8 @@ def validate_sampling(max_new_tokens: int, temperature: float, top_p: float, n: 
 
 
 def sampling_logprobs(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
-    """Log-probs (fp32, last dim = vocabulary) of the distribution sampled from; -inf outside the nucleus.
+    """Log-probs (fp32, last dim = vocabulary) of the distribution sampled from; -inf outside the
+    nucleus.
 
     The nucleus is the smallest set of most likely tokens whose probability reaches `top_p`
     (always at least the most likely token); ties are broken by token id so that generation and
@@ -65,7 +66,8 @@ def entropy_from_logprobs(logp: torch.Tensor) -> torch.Tensor:
 def sample_next(
     logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw one token per row of `logits` `[rows, vocab]`; returns (token ids, their sampling log-probs)."""
+    """Draw one token per row of `logits` `[rows, vocab]`; returns (token ids, their sampling
+    log-probs)."""
     logp = sampling_logprobs(logits, temperature, top_p)
     if temperature == 0.0:
         tokens = logp.argmax(dim=-1)

@@ -44,7 +44,8 @@ from azr_agents.policies.sampling import (
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # Shorter common prefixes are not worth a separate forward pass.
 _MIN_SHARED_PREFIX = 16
-# `logprobs` planning: the cost of one extra forward pass, in tokens (a guess; only tips close calls).
+# `logprobs` planning: the cost of one extra forward pass, in tokens (a guess; only tips close
+# calls).
 _PASS_COST = 32
 # Rows of logits per chunk when finding the top-p nucleus (bounds that step's temporary memory).
 _NUCLEUS_CHUNK = 256
@@ -224,7 +225,8 @@ class TransformersPolicy:
     def _prefill(
         self, prompts: list[list[int]]
     ) -> tuple[int, list[torch.Tensor], list[list[tuple[torch.Tensor, torch.Tensor]]]]:
-        """Run each distinct prompt once; returns (shared prefix length, last logits, per-layer KV)."""
+        """Run each distinct prompt once; returns (shared prefix length, last logits, per-layer
+        KV)."""
         from transformers import DynamicCache
 
         model = self._gen_model
@@ -357,7 +359,8 @@ class TransformersPolicy:
         """
         if len(prompts) != len(completions):
             raise AZRConfigError(
-                f"got {len(prompts)} prompts but {len(completions)} completions; pass one per prompt"
+                f"got {len(prompts)} prompts but {len(completions)} completions; "
+                "pass one per prompt"
             )
         validate_sampling(0, temperature, top_p, 1)
         prompt_ids = [self.encode(p) for p in prompts]
@@ -412,7 +415,8 @@ class TransformersPolicy:
     def _completion_logits(
         self, prompts: list[list[int]], completions: list[list[int]], prefix_len: int
     ) -> torch.Tensor:
-        """Logits `[sum of completion lengths, vocab]` that predict each completion token, row by row.
+        """Logits `[sum of completion lengths, vocab]` that predict each completion token, row by
+        row.
 
         With `prefix_len > 0` the rows' common prefix runs once (batch 1) and its keys/values,
         still attached to the graph, are the past of a batched forward over the rest; rows are

@@ -44,11 +44,13 @@ def check_vllm_available(config: PolicyConfig) -> None:
     """Fail early, in one line, when this machine cannot run the vLLM backend."""
     if config.device not in ("auto",) and not config.device.startswith("cuda"):
         raise AZRConfigError(
-            f"the vllm backend runs on CUDA GPUs only (device={config.device!r}); use backend='transformers'"
+            f"the vllm backend runs on CUDA GPUs only (device={config.device!r}); use "
+            "backend='transformers'"
         )
     if not torch.cuda.is_available():
         raise AZRConfigError(
-            "the vllm backend needs a CUDA GPU and none is visible; use backend='transformers' on CPU"
+            "the vllm backend needs a CUDA GPU and none is visible; "
+            "use backend='transformers' on CPU"
         )
     if config.vllm_tensor_parallel_size > torch.cuda.device_count():
         raise AZRConfigError(
@@ -203,6 +205,7 @@ class VLLMPolicy:
         temperature: float = 1.0,
         top_p: float = 1.0,
     ) -> LogprobBatch:
-        """Recomputed by the transformers model (with gradients), see `TransformersPolicy.logprobs`."""
+        """Recomputed by the transformers model (with gradients), see
+        `TransformersPolicy.logprobs`."""
         result: LogprobBatch = self._trainer.logprobs(prompts, completions, temperature, top_p)
         return result

@@ -22,7 +22,12 @@ from safetensors.torch import load_file
 
 from azr_agents.errors import AZRConfigError
 
-WEIGHTS, OPTIMIZER, STATE, BUFFERS = "model.safetensors", "optimizer.pt", "state.pt", "buffers.jsonl"
+WEIGHTS, OPTIMIZER, STATE, BUFFERS = (
+    "model.safetensors",
+    "optimizer.pt",
+    "state.pt",
+    "buffers.jsonl",
+)
 WEIGHTS_INDEX = "model.safetensors.index.json"
 """A model larger than `save_pretrained`'s shard size is saved in shards listed here."""
 RESUME_FILES = (OPTIMIZER, STATE, BUFFERS)
@@ -142,7 +147,11 @@ def load_weights(model: torch.nn.Module, folder: Path) -> None:
     `lm_head.weight` of a model with tied embeddings, which `save_pretrained` leaves out).
     """
     index = folder / WEIGHTS_INDEX
-    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() else [WEIGHTS]
+    files = (
+        sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        if index.exists()
+        else [WEIGHTS]
+    )
     weights: dict[str, torch.Tensor] = {}
     for name in files:
         weights.update(load_file(str(folder / name)))

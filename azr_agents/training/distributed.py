@@ -35,7 +35,9 @@ class DataParallel:
         if self.world == 1:
             return
         params = list(parameters)
-        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+        flat = torch.cat(
+            [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
+        )
         torch.distributed.all_reduce(flat)
         flat /= self.world
         offset = 0

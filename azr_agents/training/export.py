@@ -27,7 +27,9 @@ def find_checkpoint(run_dir: Path, step: int | None = None) -> Path:
     """The run's checkpoint at `step` (default: the latest), or an error listing those there."""
     root = run_dir / "checkpoints"
     if not root.is_dir():
-        raise AZRConfigError(f"{run_dir} has no checkpoints/ folder: is it a run folder of azr train?")
+        raise AZRConfigError(
+            f"{run_dir} has no checkpoints/ folder: is it a run folder of azr train?"
+        )
     if step is None:
         found = latest_checkpoint(root)
         if found is None:
@@ -76,9 +78,11 @@ def _rebuild(run_dir: Path, checkpoint: Path, folder: Path) -> None:
 
     saved = run_dir / "config.yaml"
     if not saved.exists():
-        raise AZRConfigError(f"{checkpoint} has no config.json and {run_dir} no config.yaml to rebuild it from")
+        raise AZRConfigError(
+            f"{checkpoint} has no config.json and {run_dir} no config.yaml to rebuild it from"
+        )
     config = from_yaml(saved.read_text())
-    model, tokenizer = load_model_and_tokenizer(resolve_model_source(config.policy.model), torch.float32,
-                                                config.policy.trust_remote_code)
+    model, tokenizer = load_model_and_tokenizer(resolve_model_source(config.policy.model),
+                                                torch.float32, config.policy.trust_remote_code)
     load_weights(model, checkpoint)
     save_pretrained(folder, model, tokenizer)

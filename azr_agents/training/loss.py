@@ -41,7 +41,8 @@ def ppo_clip_loss(
 ) -> tuple[torch.Tensor, LossStats]:
     """`-min(ratio * A, clip(ratio, 1 - clip_low, 1 + clip_high) * A) - entropy_coef * H`, summed
     over response tokens and divided by `total_tokens` (token-mean over one optimizer step's
-    mini-batch, so that micro-batches accumulate to the same gradient as one big batch). `clip_high > clip_low` is the
+    mini-batch, so that micro-batches accumulate to the same gradient as one big batch). `clip_high
+    > clip_low` is the
     clip-higher variant."""
     mask = mask.to(logprobs.dtype)
     ratio = torch.exp(logprobs - old_logprobs)

@@ -55,7 +55,8 @@ class MetricsLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer.close()
-            self._writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"), purge_step=step + 1)
+            self._writer = SummaryWriter(log_dir=str(self.run_dir / "tensorboard"),
+                                         purge_step=step + 1)
         if not self.path.exists():
             return
         kept = [line for line in self.path.read_text().splitlines()
@@ -79,7 +80,9 @@ def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             flat.update(_flatten(value, name + "/"))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        elif (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ):
             flat[name] = float(value)
     return flat
 
@@ -113,7 +116,8 @@ def plot_run(run_dir: Path) -> list[Path]:
     panels = [(("reward",), "mean reward", (-1.05, 1.05)),
               (("format_ok",), "well-formed answers", (-0.02, 1.02)),
               (("valid",), "valid proposals", (-0.02, 1.02)),
-              (("accuracy", "solve_rate"), "solver accuracy / proposals' solve rate", (-0.02, 1.02))]
+              (("accuracy", "solve_rate"), "solver accuracy / proposals' solve rate",
+               (-0.02, 1.02))]
     fig, axes = plt.subplots(3, 2, figsize=(11, 10), sharex=True)
     groups = sorted({g for r in records for g in r["groups"]})
     # One colour per group in every panel (a panel that skips a group must not shift the rest).
@@ -151,7 +155,8 @@ def plot_run(run_dir: Path) -> list[Path]:
     if probes:
         fig, ax = plt.subplots(figsize=(7, 4))
         for key, label in (("format_ok", "well-formed"), ("accuracy", "correct")):
-            ax.plot([r["step"] for r in probes], [r["probe"][key] for r in probes], marker="o", label=label)
+            ax.plot([r["step"] for r in probes], [r["probe"][key] for r in probes], marker="o",
+                    label=label)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("step")
         ax.set_title("fixed probe set: CRUXEval deduction/abduction, greedy decoding")

@@ -48,13 +48,18 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
 
     started = time.perf_counter()
     with console.status("loading the policy (the embedded GGUF model takes ~20 s to de-quantise)"):
-        policy = load_policy(config.policy.model, config.policy.backend, **_policy_options(config, parallel))
+        policy = load_policy(config.policy.model, config.policy.backend,
+                             **_policy_options(config, parallel))
     console.print(f"policy loaded in {time.perf_counter() - started:.0f} s")
 
     checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and checkpoint is None:
         console.print(f"no checkpoint in {run_dir} yet: starting from step 0")
-    buffers = load_buffers(_buffers_file(checkpoint, parallel.rank), config.selfplay) if checkpoint else None
+    buffers = (
+        load_buffers(_buffers_file(checkpoint, parallel.rank), config.selfplay)
+        if checkpoint
+        else None
+    )
     seed = config.run.seed + 7919 * parallel.rank  # a resumed run restores its random states
     with SelfPlaySession(config.selfplay, seed=seed, buffers=buffers) as session:
         trainer = Trainer(config, policy, session, run_dir, log=console.print, parallel=parallel)
@@ -66,8 +71,8 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
         if trainer.step_index == 0 and target:
             _seed(trainer, session, target, config, console)
         summary: dict[str, Any] = {}
-        bar = tqdm(total=config.run.steps, initial=trainer.step_index, desc="self-play", unit="step",
-                   file=sys.stderr, dynamic_ncols=True, disable=not parallel.is_main)
+        bar = tqdm(total=config.run.steps, initial=trainer.step_index, desc="self-play",
+                   unit="step", file=sys.stderr, dynamic_ncols=True, disable=not parallel.is_main)
         with bar:
             while trainer.step_index < config.run.steps:
                 metrics = trainer.step()
@@ -75,7 +80,11 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
                 bar.update(1)
                 bar.set_postfix_str(_postfix(metrics))
                 step = trainer.step_index
-                if parallel.is_main and config.run.probe_every and step % config.run.probe_every == 0:
+                if (
+                    parallel.is_main
+                    and config.run.probe_every
+                    and step % config.run.probe_every == 0
+                ):
                     probe = session.probe(trainer, config.run.probe_size)
                     if probe:
                         trainer.log_metrics({"probe": probe})
@@ -146,9 +155,11 @@ def _print_summary(console: Any, run_dir: Path, metrics: dict[str, Any]) -> None
     console.print(table)
     if metrics:
         times = metrics["time_s"]
-        console.print(f"step time {times['step']:.1f} s (generation {times.get('generation', 0):.1f}, "
-                      f"env {times.get('env', 0):.1f}, update {times.get('update', 0):.1f}); "
-                      f"{metrics['tokens_per_s']:.0f} tok/s; peak RSS {metrics['peak_rss_gib']:.2f} GiB")
+        console.print(
+            f"step time {times['step']:.1f} s (generation {times.get('generation', 0):.1f}, "
+            f"env {times.get('env', 0):.1f}, update {times.get('update', 0):.1f}); "
+            f"{metrics['tokens_per_s']:.0f} tok/s; peak RSS {metrics['peak_rss_gib']:.2f} GiB"
+        )
     console.print(f"plots: {run_dir / 'plots'}   metrics: {run_dir / 'metrics.jsonl'}   "
                   f"checkpoints: {run_dir / 'checkpoints'}")
 

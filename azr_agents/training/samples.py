@@ -2,12 +2,12 @@
 
 Curves say that something moved; samples say what. Each line is one trained completion: the step,
 its prompt id (shared by the G samples of one prompt), task type and role, the prompt as the env
-posed it (whole when short; else its head and its tail, where an AZR prompt states the task), the completion, the
-answer the env parsed from it (a solver's answer, or a proposal's program, inputs and message),
-the reward with its reason, the task, and the advantage the estimator gave it (the mean over its
-tokens). At most `cap` samples per (task type, role) group per step are written, the first ones
-of the batch, so the G samples of a prompt stay together. A resumed run drops the lines after its
-checkpoint, as `metrics.jsonl` does.
+posed it (whole when short; else its head and its tail, where an AZR prompt states the task), the
+completion, the answer the env parsed from it (a solver's answer, or a proposal's program, inputs
+and message), the reward with its reason, the task, and the advantage the estimator gave it (the
+mean over its tokens). At most `cap` samples per (task type, role) group per step are written, the
+first ones of the batch, so the G samples of a prompt stay together. A resumed run drops the lines
+after its checkpoint, as `metrics.jsonl` does.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def sample_record(step: int, sample: Sample) -> dict[str, Any]:
     answer = info.get("answer") if sample.role == "solve" else (info.get("proposal") or None)
     return {
         "step": step, "prompt_id": sample.prompt_id, "task_type": sample.task_type,
-        "role": sample.role, "prompt": shorten_prompt(sample.prompt), "prompt_chars": len(sample.prompt),
+        "role": sample.role, "prompt": shorten_prompt(sample.prompt),
+        "prompt_chars": len(sample.prompt),
         "completion": sample.text, "completion_tokens": len(sample.token_ids), "answer": answer,
         "reward": sample.reward, "reason": info.get("reason"), "detail": info.get("detail"),
         "format_ok": info.get("format_ok"), "accuracy": info.get("accuracy"),

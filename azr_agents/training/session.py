@@ -49,7 +49,9 @@ def _unbatch(batched: dict[str, Any], index: int) -> dict[str, Any]:
 class SelfPlaySession:
     """Six vector envs (or fewer: `selfplay.task_types`) over one buffer set and one sandbox."""
 
-    def __init__(self, config: SelfPlayConfig, seed: int = 0, buffers: TaskBuffers | None = None) -> None:
+    def __init__(
+        self, config: SelfPlayConfig, seed: int = 0, buffers: TaskBuffers | None = None
+    ) -> None:
         """`buffers`: resume from these (e.g. a checkpoint's); default: fresh, from the zero tasks.
         `seed` seeds the envs' prompt sampling (a resumed run passes its seed plus its step)."""
         self.config = config
@@ -105,14 +107,18 @@ class SelfPlaySession:
 
     def state_dict(self) -> dict[str, Any]:
         """Every env's generators and counters, for an exact resume (buffers are saved apart)."""
-        return {"step": self.step,
-                "envs": {name: env.unwrapped.state_dict() for name, env in self._all_envs().items()}}
+        return {
+            "step": self.step,
+            "envs": {name: env.unwrapped.state_dict() for name, env in self._all_envs().items()},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         envs = self._all_envs()
         if set(state["envs"]) != set(envs):
-            raise AZRConfigError(f"the checkpoint holds the envs {sorted(state['envs'])}, this run has "
-                                 f"{sorted(envs)}: resume with the run's selfplay.task_types")
+            raise AZRConfigError(
+                f"the checkpoint holds the envs {sorted(state['envs'])}, this run has "
+                f"{sorted(envs)}: resume with the run's selfplay.task_types"
+            )
         for name, env in envs.items():
             env.unwrapped.load_state_dict(state["envs"][name])
         self.step = int(state["step"])
@@ -136,7 +142,9 @@ class SelfPlaySession:
         obs, _ = env.reset()  # no seed: each sub-env's RNG stream goes on
         return [str(p) for p in obs["prompt"]]
 
-    def score(self, task_type: str, role: str, completions: Sequence[str]) -> list[tuple[float, dict[str, Any]]]:
+    def score(
+        self, task_type: str, role: str, completions: Sequence[str]
+    ) -> list[tuple[float, dict[str, Any]]]:
         """Step the group's vector env with the completions (the prompts it poses next are not
         used: `solve_prompts`/`propose_prompts` pose afresh after this step's proposals)."""
         return self._step(self.envs[(task_type, role)], completions)

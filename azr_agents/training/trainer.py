@@ -145,7 +145,9 @@ class Trainer:
             for group, table in markdown_tables(records).items():
                 self.metrics.log_text(f"samples/{group}", table, self.step_index)
 
-    def _play(self, role: str, pose: Callable[[str, np.random.Generator], list[str]]) -> list[Sample]:
+    def _play(
+        self, role: str, pose: Callable[[str, np.random.Generator], list[str]]
+    ) -> list[Sample]:
         """One role for every task type: all prompts generated in one batch (a wider batch decodes
         faster), then each type's completions scored by its env. The env poses B x G prompts in
         blocks of G identical ones; each block's prompt is sampled G times."""
@@ -214,7 +216,8 @@ class Trainer:
                     batch = [trainable[i] for i in rows]
                     recomputed = self.policy.logprobs(
                         [s.prompt for s in batch], [s.token_ids for s in batch],
-                        temperature=self.config.generation.temperature, top_p=self.config.generation.top_p)
+                        temperature=self.config.generation.temperature,
+                        top_p=self.config.generation.top_p)
                     width = recomputed.logprobs.shape[1]
                     loss, part = ppo_clip_loss(
                         recomputed.logprobs, old_logprobs[rows, :width], advantages[rows, :width],
@@ -248,7 +251,11 @@ class Trainer:
             entry = {"reward": _mean(rewards), "reward_std": statistics.pstdev(rewards),
                      "response_tokens": _mean([len(s.token_ids) for s in members])}
             for key in info_keys:
-                values = [float(s.info[key]) for s in members if isinstance(s.info.get(key), (int, float, bool))]
+                values = [
+                    float(s.info[key])
+                    for s in members
+                    if isinstance(s.info.get(key), (int, float, bool))
+                ]
                 if key == "accuracy" and members[0].role == "solve":
                     values = [float(bool(s.info.get(key))) for s in members]  # malformed = wrong
                 if values:
@@ -290,7 +297,8 @@ class Trainer:
 
         return save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
                                self.optimizer, per_rank[0][1], save_extra,
-                               keep=self.config.run.keep_checkpoints, tokenizer=self.policy.tokenizer)
+                               keep=self.config.run.keep_checkpoints,
+                               tokenizer=self.policy.tokenizer)
 
     def _buffers_text(self) -> str:
         with tempfile.TemporaryDirectory() as folder:
@@ -314,7 +322,8 @@ class Trainer:
         set_policy_rng = getattr(self.policy, "set_rng_state", None)
         if state.get("policy_rng") is not None and set_policy_rng is not None:
             set_policy_rng(state["policy_rng"])
-        if state.get("session") is not None:  # checkpoints before the envs' states were saved lack it
+        # checkpoints before the envs' states were saved lack it
+        if state.get("session") is not None:
             self.session.load_state_dict(state["session"])
         if hasattr(self.estimator, "load_state_dict"):
             self.estimator.load_state_dict(state.get("estimator", {}))  # e.g. a moving baseline

@@ -1,4 +1,5 @@
-"""Answer checks for the three task types, each a batch of sandboxed jobs compared in the trusted process.
+"""Answer checks for the three task types, each a batch of sandboxed jobs compared in the trusted
+process.
 
 The rules that keep these checks honest: a gold answer never enters a sandbox process, and
 every comparison happens here, on value trees read as hostile bytes (`result.from_payload`).
@@ -104,13 +105,17 @@ def check_outputs(executor: Executor, checks: Sequence[OutputCheck]) -> list[Ver
             verdicts.append(Verdict(False, refused.reason, str(refused)))
             continue
         result = _trusted_result(value, executor.config.max_output_chars)
-        verdicts.append(_compare(result, check.gold_tree) if result.ok else _failed(result, "bad_answer"))
+        verdicts.append(
+            _compare(result, check.gold_tree) if result.ok else _failed(result, "bad_answer")
+        )
     evaluated = iter(executor.run_batch(jobs))
     out = []
     for check, verdict in zip(checks, verdicts, strict=True):
         if verdict is None:
             result = next(evaluated)
-            verdict = _compare(result, check.gold_tree) if result.ok else _failed(result, "bad_answer")
+            verdict = (
+                _compare(result, check.gold_tree) if result.ok else _failed(result, "bad_answer")
+            )
         out.append(verdict)
     return out
 
@@ -121,7 +126,8 @@ def _trusted_result(value: Any, max_output_chars: int) -> ExecResult:
     try:
         tree = codec.encode(value)
     except (codec.EncodeError, RecursionError):
-        return ExecResult("error", reason="bad_answer", error="the answer's value cannot be encoded")
+        return ExecResult("error", reason="bad_answer",
+                          error="the answer's value cannot be encoded")
     return from_payload({"status": "ok", "encoded": tree}, 0.0, max_output_chars)
 
 
@@ -190,8 +196,11 @@ def argument_source(text: str, program: str | None, limits: answers.Limits) -> s
     """
     call = answers.parse_arguments(text, limits)
     if answers.names_in(call) & answers.program_class_names(program):
-        raise answers.AnswerRefused("non_data_input", "the input must be built from plain values "
-                                    "(numbers, strings, containers), not objects of the program's classes")
+        raise answers.AnswerRefused(
+            "non_data_input",
+            "the input must be built from plain values "
+            "(numbers, strings, containers), not objects of the program's classes",
+        )
     args, kwargs = answers.evaluate_arguments(call, limits)
     try:
         tree = ["call_args", [codec.encode(a) for a in args],
@@ -200,7 +209,9 @@ def argument_source(text: str, program: str | None, limits: answers.Limits) -> s
     except (codec.EncodeError, RecursionError):
         raise answers.AnswerRefused("bad_answer", "the input cannot be encoded") from None
     except DecodeError as exc:  # an opaque part, or longer than any input may be
-        raise answers.AnswerRefused("non_data_input", f"the input must be plain data: {exc}") from None
+        raise answers.AnswerRefused(
+            "non_data_input", f"the input must be plain data: {exc}"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -64,23 +64,37 @@ class ExecutorConfig:
     def validate(self) -> None:
         """Raise `AZRConfigError` naming the field to change."""
         if self.workers is not None and not 1 <= self.workers <= 256:
-            raise AZRConfigError(f"executor.workers must be between 1 and 256 (or None), got {self.workers}")
+            raise AZRConfigError(
+                f"executor.workers must be between 1 and 256 (or None), got {self.workers}"
+            )
         if not 0 < self.timeout_s <= 3600:
-            raise AZRConfigError(f"executor.timeout_s must be in (0, 3600] seconds, got {self.timeout_s}")
+            raise AZRConfigError(
+                f"executor.timeout_s must be in (0, 3600] seconds, got {self.timeout_s}"
+            )
         if not 32 <= self.memory_mb <= 1 << 20:
             raise AZRConfigError(f"executor.memory_mb must be at least 32, got {self.memory_mb}")
         if self.isolation not in ("job", "worker"):
-            raise AZRConfigError(f"executor.isolation must be 'job' or 'worker', got {self.isolation!r}")
+            raise AZRConfigError(
+                f"executor.isolation must be 'job' or 'worker', got {self.isolation!r}"
+            )
         if self.max_output_chars < 1:
-            raise AZRConfigError(f"executor.max_output_chars must be positive, got {self.max_output_chars}")
+            raise AZRConfigError(
+                f"executor.max_output_chars must be positive, got {self.max_output_chars}"
+            )
         if not 1 <= self.pipeline_depth <= 64:
-            raise AZRConfigError(f"executor.pipeline_depth must be in [1, 64], got {self.pipeline_depth}")
+            raise AZRConfigError(
+                f"executor.pipeline_depth must be in [1, 64], got {self.pipeline_depth}"
+            )
         if not 1 <= self.spare_processes <= 16:
-            raise AZRConfigError(f"executor.spare_processes must be in [1, 16], got {self.spare_processes}")
+            raise AZRConfigError(
+                f"executor.spare_processes must be in [1, 16], got {self.spare_processes}"
+            )
         if self.max_frame_bytes < 4096:
             raise AZRConfigError("executor.max_frame_bytes must be at least 4096")
         if self.sandbox_uid is not None and not 1 <= self.sandbox_uid < 2**31 - 512:
-            raise AZRConfigError(f"executor.sandbox_uid must be a positive uid, got {self.sandbox_uid}")
+            raise AZRConfigError(
+                f"executor.sandbox_uid must be a positive uid, got {self.sandbox_uid}"
+            )
 
     @property
     def worker_count(self) -> int:

@@ -1,4 +1,5 @@
-"""One `run_batch`: move jobs through the pool's sandbox processes and turn what happens into results.
+"""One `run_batch`: move jobs through the pool's sandbox processes and turn what happens into
+results.
 
 Who decides a status: a job's own bytes (its result frame) can claim any outcome a program can
 bring about itself (`ok`, `error`, `memory`, `forbidden`, ...), never `infra`. `infra` comes only
@@ -88,8 +89,11 @@ def ended_without_result(wait_status: int, pending: int) -> ExecResult:
         return ExecResult("crash", reason="signal", error=f"killed by {_signal_name(sig)}")
     if pending:
         return tampered("an incomplete frame")
-    return ExecResult("crash", reason="no_result",
-                      error=f"exited with code {os.WEXITSTATUS(wait_status)} before reporting a result")
+    return ExecResult(
+        "crash",
+        reason="no_result",
+        error=f"exited with code {os.WEXITSTATUS(wait_status)} before reporting a result",
+    )
 
 
 def _signal_name(sig: int) -> str:
@@ -174,7 +178,9 @@ class JobDispatch:
         waited = time.monotonic() - since
         if process.fork_failed is not None and waited > FORK_PATIENCE_S:
             index, _ = self.queue.popleft()
-            self.results[index] = infra(f"the sandbox cannot fork a job process: {process.fork_failed}")
+            self.results[index] = infra(
+                f"the sandbox cannot fork a job process: {process.fork_failed}"
+            )
             self.waiting_since.pop(slot)
         elif waited > TEMPLATE_PATIENCE_S:
             self._lose(slot, "the sandbox template stopped answering")
@@ -240,7 +246,9 @@ class JobDispatch:
             self._lose(slot, "the sandbox template died")
         elif time.monotonic() >= job.started + self.config.timeout_s:
             # Still running, or ended its output but not itself: either way the job's own doing.
-            self._finish(slot, ExecResult("timeout", reason="time_limit", error="wall-clock limit exceeded"))
+            self._finish(slot,
+                         ExecResult("timeout", reason="time_limit",
+                                    error="wall-clock limit exceeded"))
 
     def _finish(self, slot: int, result: ExecResult) -> None:
         job = self.running.pop(slot)
@@ -338,7 +346,8 @@ class WorkerDispatch:
 
     def _wait(self) -> None:
         now = time.monotonic()
-        timeout = max(0.0, min(self.head_started[slot] for slot in self.inflight) + self.budget - now)
+        timeout = max(0.0,
+                      min(self.head_started[slot] for slot in self.inflight) + self.budget - now)
         by_fd = {self.executor._process(slot).from_fd: slot for slot in self.inflight}
         ready, _, _ = select.select(list(by_fd), [], [], timeout)
         for fd in ready:
@@ -346,7 +355,9 @@ class WorkerDispatch:
         now = time.monotonic()
         for slot in list(self.inflight):
             if now >= self.head_started[slot] + self.budget:
-                self._fail(slot, ExecResult("timeout", error="wall-clock limit exceeded", reason="time_limit"))
+                self._fail(slot,
+                           ExecResult("timeout", error="wall-clock limit exceeded",
+                                      reason="time_limit"))
 
     def _read(self, slot: int) -> None:
         process = self.executor._process(slot)
@@ -369,10 +380,12 @@ class WorkerDispatch:
     def _died(process: SandboxProcess) -> ExecResult:
         sig = process.exit_signal()
         if sig == signal.SIGSYS:
-            return ExecResult("forbidden", reason="forbidden_operation", error="killed by the seccomp filter")
+            return ExecResult("forbidden", reason="forbidden_operation",
+                              error="killed by the seccomp filter")
         if sig == signal.SIGXCPU:
             return ExecResult("timeout", reason="cpu_limit", error="CPU time limit exceeded")
-        return ExecResult("crash", reason="no_result", error="the worker died while running the program")
+        return ExecResult("crash", reason="no_result",
+                          error="the worker died while running the program")
 
     def _complete(self, slot: int, result: ExecResult) -> None:
         """The running job of `slot` finished; the next one there starts now."""

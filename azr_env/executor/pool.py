@@ -172,7 +172,9 @@ class Executor:
             return list(outer.items)
         return [outer] * len(inputs)
 
-    def check_determinism(self, program: str, args: str, separate_processes: bool = False) -> ExecResult:
+    def check_determinism(
+        self, program: str, args: str, separate_processes: bool = False
+    ) -> ExecResult:
         """Call `f(<args>)` twice and compare the values.
 
         Returns the first call's result, or an `error` with reason `nondeterministic`. By default
@@ -257,8 +259,12 @@ def _host_only_paths() -> tuple[str, ...]:
     shared = [*namespaces.interpreter_paths(), *namespaces.SYSTEM_PATHS, "/tmp", "/dev", "/proc"]
 
     def overlaps(path: str) -> bool:
-        return any(path == s or path.startswith(s.rstrip("/") + "/") or s.startswith(path.rstrip("/") + "/")
-                   for s in shared)
+        return any(
+            path == s
+            or path.startswith(s.rstrip("/") + "/")
+            or s.startswith(path.rstrip("/") + "/")
+            for s in shared
+        )
 
     return tuple(p for p in ("/etc/passwd", os.getcwd()) if os.path.exists(p) and not overlaps(p))
 

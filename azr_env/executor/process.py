@@ -1,4 +1,5 @@
-"""The trusted side's handle on one sandbox process: start it, send it jobs, read results, kill it."""
+"""The trusted side's handle on one sandbox process: start it, send it jobs, read results, kill
+it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ SANDBOX_DIR = Path(__file__).resolve().parent / "sandbox"
 _LAUNCHER = (
     "import importlib.util as u, sys\n"
     "p = sys.argv[1]\n"
-    "s = u.spec_from_file_location('azr_sandbox', p + '/__init__.py', submodule_search_locations=[p])\n"
+    "s = u.spec_from_file_location('azr_sandbox', p + '/__init__.py', "
+    "submodule_search_locations=[p])\n"
     "m = u.module_from_spec(s); sys.modules['azr_sandbox'] = m; s.loader.exec_module(m)\n"
     "import azr_sandbox.zygote as z\n"
     "z.main(sys.argv[2:])\n"
@@ -110,7 +112,8 @@ class SandboxProcess:
             "namespaces": config.namespaces, "uid": uid_base + slot, "gid": uid_base + slot,
             # the template, its spares, and a job process not yet reaped
             "max_processes": config.spare_processes + 3, "seccomp": seccomp,
-            "preload": list(config.preload), "paths": _library_paths(), "libseccomp": _libseccomp_path(),
+            "preload": list(config.preload), "paths": _library_paths(),
+            "libseccomp": _libseccomp_path(),
         }
         # -S: no site module and no .pth files; half the fork cost of a job is page tables, and
         # site's imports double the sandbox interpreter's size. The few library paths it needs
@@ -118,7 +121,8 @@ class SandboxProcess:
         flags = ["-S", "-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, *flags, "-c", _LAUNCHER, str(SANDBOX_DIR), json.dumps(wire_config)],
+                [sys.executable, *flags, "-c", _LAUNCHER, str(SANDBOX_DIR),
+                 json.dumps(wire_config)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=tuple(child_fds), env=_CLEAN_ENV, cwd="/",
                 start_new_session=True,
@@ -132,13 +136,16 @@ class SandboxProcess:
     def wait_ready(self) -> None:
         """Block until the process reports that it is confined; raise `SandboxStartError` if not."""
         try:
-            hello = framing.read_message(self.from_fd, self.reader, time.monotonic() + STARTUP_TIMEOUT_S)
+            hello = framing.read_message(self.from_fd, self.reader,
+                                         time.monotonic() + STARTUP_TIMEOUT_S)
         except framing.FrameError as exc:
             self.kill()
             raise SandboxStartError(f"sandbox process did not start: {exc}") from None
         if not hello.get("ready"):
             self.kill()
-            raise SandboxStartError(f"sandbox process could not confine itself: {hello.get('error')}")
+            raise SandboxStartError(
+                f"sandbox process could not confine itself: {hello.get('error')}"
+            )
         self.layers = dict(hello.get("layers") or {})
 
     def send(self, message: dict[str, Any]) -> bool:
@@ -185,7 +192,11 @@ class SandboxProcess:
                 message = json.loads(data)
             except ValueError:
                 message = None
-            if isinstance(message, dict) and isinstance(message.get("spare"), int) and len(fds) == 2:
+            if (
+                isinstance(message, dict)
+                and isinstance(message.get("spare"), int)
+                and len(fds) == 2
+            ):
                 self.spares.append(Spare(message["spare"], fds[0], fds[1]))
                 self.fork_failed = None
                 continue

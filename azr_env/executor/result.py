@@ -23,10 +23,11 @@ class ExecResult:
 
     `value` is the repr of the returned value when `status == "ok"`, rebuilt in the trusted
     process from `encoded` (the job's own text is never used, see `from_payload`); `encoded` is
-    the same value as a codec tree (see `azr_env.executor.values`), which is what comparisons use. `reason` is a
-    short machine-readable code (`syntax_error`, `no_entry_function`, `output_too_long`,
-    `nondeterministic`, `time_limit`, ...) that the environment reports in `info`. Jobs over
-    several calls (`run_many`, `check_determinism`) put one result per call in `items`.
+    the same value as a codec tree (see `azr_env.executor.values`), which is what comparisons use.
+    `reason` is a short machine-readable code (`syntax_error`, `no_entry_function`,
+    `output_too_long`, `nondeterministic`, `time_limit`, ...) that the environment reports in
+    `info`. Jobs over several calls (`run_many`, `check_determinism`) put one result per call in
+    `items`.
     """
 
     status: Status
@@ -117,8 +118,12 @@ def _read(payload: Any, duration_s: float, max_output_chars: int, nested: bool) 
         else:
             decode(tree)
     except OutputTooLong:
-        return ExecResult(status="error", reason="output_too_long", duration_s=duration_s,
-                          error=f"the value's text is over the cap of {max_output_chars} characters")
+        return ExecResult(
+            status="error",
+            reason="output_too_long",
+            duration_s=duration_s,
+            error=f"the value's text is over the cap of {max_output_chars} characters",
+        )
     except DecodeError as exc:
         return malformed(str(exc), duration_s)
     return ExecResult(status="ok", value=shown, encoded=tree, duration_s=duration_s)

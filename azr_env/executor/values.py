@@ -15,4 +15,5 @@ from .sandbox.codec import (
     values_equal,
 )
 
-__all__ = ["NAN", "DecodeError", "Opaque", "contains_opaque", "decode", "trees_equal", "values_equal"]
+__all__ = ["NAN", "DecodeError", "Opaque", "contains_opaque", "decode", "trees_equal",
+           "values_equal"]

@@ -10,9 +10,9 @@ short file of examples followed by the task, cut where the answer begins:
 |---|---|---|
 | deduction solve | `assert f(<input>) ==` | the output, on the rest of the line |
 | abduction solve | `# f(?) == <output>` then `assert f(` | the arguments, up to the closing `)` |
-| induction solve | `# f(<in>) == <out>` lines, `# hint:` then `def f(` | the function, up to a blank line |
-| deduction/abduction propose | reference programs, each with `# input:`, then `def f(` | a program, then `# input: <args>` |
-| induction propose | examples, the program, then `# input:` | inputs, one `# input:` line each, then `# message:` |
+| induction solve | `# f(<in>) == <out>` lines, `# hint:`, `def f(` | a function, to a blank line |
+| deduction/abduction propose | programs with `# input:`, `def f(` | program, `# input: <args>` |
+| induction propose | examples, the program, `# input:` | `# input:` lines, then `# message:` |
 
 Proposers see the K reference tasks from the buffers as their examples (the method's own
 few-shot); when the buffer holds fewer distinct programs than asked (early in a run), built-in
@@ -20,8 +20,9 @@ examples fill the gap so the model still sees the layout. Solvers see fixed buil
 
 Because a completion continues the prompt, parsing needs the (task type, role): `extract`
 turns a completion into its blocks (kind -> contents, packed as JSON so that no value can be
-mistaken for markup), which `all_blocks`/`last_block` hand to the task modules unchanged. Parsers never raise and scan linearly. Rewards are the method's: a continuation that
-does not parse is a format error (-1).
+mistaken for markup), which `all_blocks`/`last_block` hand to the task modules unchanged. Parsers
+never raise and scan linearly. Rewards are the method's: a continuation that does not parse is a
+format error (-1).
 """
 
 from __future__ import annotations
@@ -180,7 +181,9 @@ def function_text(continuation: str) -> str | None:
     for line in lines[1:]:
         if not line.strip():
             break
-        if not line[0].isspace() and not line.startswith(("def ", "class ", "import ", "from ", "@")):
+        if not line[0].isspace() and not line.startswith(
+            ("def ", "class ", "import ", "from ", "@")
+        ):
             break
         kept.append(line)
     program = "\n".join(kept).rstrip()
@@ -200,7 +203,9 @@ def _unpack(answer: str) -> dict[str, list[str]] | None:
         return {}
     if not isinstance(blocks, dict):
         return {}
-    return {k: [v for v in vs if isinstance(v, str)] for k, vs in blocks.items() if isinstance(vs, list)}
+    return {
+        k: [v for v in vs if isinstance(v, str)] for k, vs in blocks.items() if isinstance(vs, list)
+    }
 
 
 def _tagged(lines: list[str], tag: str) -> list[str]:

@@ -39,10 +39,14 @@ def solve_reward(task_type: str, *, scorer: Scorer | None = None) -> RewardFunc:
     in its logs (`rewards/azr_deduction/mean`); it also logs `azr_<task type>/accuracy`.
     """
     if not isinstance(task_type, str) or not task_type:
-        raise AZRConfigError(f"task_type must be a task type name such as 'deduction', got {task_type!r}")
+        raise AZRConfigError(
+            f"task_type must be a task type name such as 'deduction', got {task_type!r}"
+        )
     name = f"azr_{task_type}"
 
-    def reward(prompts: Sequence[Any], completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    def reward(
+        prompts: Sequence[Any], completions: Sequence[Any], **columns: Any
+    ) -> list[float | None]:
         tasks, formats = columns.get("task"), columns.get("format")
         types = columns.get("task_type")
         if tasks is None or types is None:
@@ -66,7 +70,9 @@ def solve_reward(task_type: str, *, scorer: Scorer | None = None) -> RewardFunc:
         return out
 
     reward.__name__ = reward.__qualname__ = name
-    reward.__doc__ = f"TRL reward: the env's solve reward of {task_type} completions (None elsewhere)."
+    reward.__doc__ = (
+        f"TRL reward: the env's solve reward of {task_type} completions (None elsewhere)."
+    )
     return reward
 
 

@@ -58,7 +58,9 @@ def get_source(spec: SourceSpec, **options: Any) -> TaskSource:
         spec = dict(spec)
         name = spec.pop("name", None)
         if not isinstance(name, str):
-            raise AZRConfigError("a source given as a dict needs a 'name', e.g. {'name': 'generator'}")
+            raise AZRConfigError(
+                "a source given as a dict needs a 'name', e.g. {'name': 'generator'}"
+            )
         return get_source(name, **spec, **options)
     if isinstance(spec, (str, os.PathLike)):
         text = os.fspath(spec)

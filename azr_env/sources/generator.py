@@ -171,13 +171,16 @@ class GeneratorConfig:
                                 ("num_parameters", 0, 2)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise AZRConfigError(f"generator {name} must be an int in [{low}, {high}], got {value!r}")
+                raise AZRConfigError(
+                    f"generator {name} must be an int in [{low}, {high}], got {value!r}"
+                )
         for name, known in (("operations", OPERATIONS), ("data_types", tuple(DATA_TYPES))):
             chosen = getattr(self, name)
             bad = [x for x in chosen if x not in known]
             if isinstance(chosen, str) or not chosen or bad:
-                raise AZRConfigError(f"generator {name} must be a non-empty list among {list(known)}, "
-                                     f"got {chosen!r}")
+                raise AZRConfigError(
+                    f"generator {name} must be a non-empty list among {list(known)}, got {chosen!r}"
+                )
         if not _usable_ops(self):
             raise AZRConfigError(
                 f"no generator operation in {self.operations} works on {self.data_types}: "
@@ -400,7 +403,9 @@ def _value(rng: Random, kind: str, max_items: int) -> str:
     return repr({rng.choice(_WORDS): rng.randint(0, 9) for _ in range(size)})
 
 
-def generate(key: int, config: GeneratorConfig, num_inputs: int = 1) -> tuple[str, tuple[str, ...], str]:
+def generate(
+    key: int, config: GeneratorConfig, num_inputs: int = 1
+) -> tuple[str, tuple[str, ...], str]:
     """(program, inputs, message) for `key`: `Random(key)` alone decides them.
 
     `num_inputs` distinct inputs are drawn when the parameter types allow that many.

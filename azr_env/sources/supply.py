@@ -74,7 +74,9 @@ class TaskSupply:
         stated: list[tuple[int, OutputCheck]] = []
         for i, (candidate, done) in enumerate(zip(candidates, checked, strict=True)):
             if done.infra:
-                raise RuntimeError(f"the sandbox failed validating {candidate.origin}: {done.detail}")
+                raise RuntimeError(
+                    f"the sandbox failed validating {candidate.origin}: {done.detail}"
+                )
             out.append(Supplied(keys[i], candidate, done.task, done.reason, done.detail))
             if done.task is not None and candidate.outputs is not None:
                 task = done.task
@@ -86,8 +88,13 @@ class TaskSupply:
             if verdict.infra:
                 raise RuntimeError(f"the sandbox failed checking {candidates[i].origin}")
             if not verdict.correct and out[i].task is not None:
-                out[i] = Supplied(keys[i], candidates[i], None, "stated_output_differs",
-                                  f"stated {check.prediction!r}, the program returns {check.gold_repr}")
+                out[i] = Supplied(
+                    keys[i],
+                    candidates[i],
+                    None,
+                    "stated_output_differs",
+                    f"stated {check.prediction!r}, the program returns {check.gold_repr}",
+                )
         return out
 
     def skipped(self, task_type: str) -> dict[str, int]:

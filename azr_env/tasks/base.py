@@ -51,7 +51,8 @@ class TaskSettings:
 
 @dataclass(frozen=True)
 class ProposeContext:
-    """What a proposer is shown: K reference tasks, or (induction) the program to write inputs for."""
+    """What a proposer is shown: K reference tasks, or (induction) the program to write inputs
+    for."""
 
     references: tuple[Task, ...] = ()
     program: Task | None = None

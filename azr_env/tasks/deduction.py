@@ -67,7 +67,10 @@ class DeductionTask(TripletTaskType):
     ) -> list[Verdict]:
         return check_outputs(
             executor,
-            [OutputCheck(a, t.encoded[0], t.output, t.program) for t, a in zip(tasks, answers, strict=True)],
+            [
+                OutputCheck(a, t.encoded[0], t.output, t.program)
+                for t, a in zip(tasks, answers, strict=True)
+            ],
         )
 
 

@@ -66,7 +66,8 @@ def _judge(
             return _failure(result)
     if any(len(result.items) != 2 * n for result in results):
         # Only a job that wrote its own result frame gets here: its own fault, not the sandbox's.
-        return Validation(False, "malformed_result", detail="the job returned a wrong number of results")
+        return Validation(False, "malformed_result",
+                          detail="the job returned a wrong number of results")
     if mode == "same_process":
         items = results[0].items
         firsts, seconds = items[:n], items[n:]

@@ -74,4 +74,7 @@ def test_exec_report_says_which_layers_are_active_and_why_any_is_missing(
     assert {"namespaces", "filesystem", "identity", "uid"} <= set(report["layers"])
     for probe, outcome in report["probes"].items():
         # a probe is refused by its layer, or skipped because that layer is reported missing
-        assert outcome == "forbidden" or (outcome == "skipped" and report["missing"]), (probe, report)
+        assert outcome == "forbidden" or (outcome == "skipped" and report["missing"]), (
+            probe,
+            report,
+        )

@@ -49,7 +49,8 @@ def test_the_default_preset_is_the_one_a_small_model_can_learn_from() -> None:
 
 
 def test_dotted_overrides_reach_nested_fields() -> None:
-    config = load_config("cpu-smoke", ["optim.lr=3e-5", "selfplay.batch_size=2", "estimator.name=grpo"])
+    config = load_config("cpu-smoke",
+                         ["optim.lr=3e-5", "selfplay.batch_size=2", "estimator.name=grpo"])
     assert (config.optim.lr, config.selfplay.batch_size, config.estimator.name) == (3e-5, 2, "grpo")
 
 

@@ -17,8 +17,8 @@ from azr_agents.training.checkpoint import load_weights, save_pretrained
 pytestmark = pytest.mark.slow
 
 TINY = ["selfplay.batch_size=1", "selfplay.env.rewards.num_samples=1", "selfplay.seed_factor=0",
-        "selfplay.env.buffers.num_references=1", "generation.max_new_tokens=8", "optim.micro_batch_size=6",
-        "estimator.name=reinforce", "optim.lr=1e-2"]
+        "selfplay.env.buffers.num_references=1", "generation.max_new_tokens=8",
+        "optim.micro_batch_size=6", "estimator.name=reinforce", "optim.lr=1e-2"]
 
 
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -26,7 +26,9 @@ def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[tuple[Path, dict[str, torch.Tensor]]]:
+def trained_run(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[tuple[Path, dict[str, torch.Tensor]]]:
     """A run folder with checkpoints of steps 1 and 2 of a trained tiny model, and its weights."""
     from azr_agents.policies import load_policy
     from azr_agents.training.session import SelfPlaySession
@@ -43,7 +45,9 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
             trainer.step()
             trainer.save()
     after = _weights(policy.model)
-    assert any(not torch.equal(before[k], after[k]) for k in before), "training must move the weights"
+    assert any(not torch.equal(before[k], after[k]) for k in before), (
+        "training must move the weights"
+    )
     yield run_dir, after
 
 
@@ -88,8 +92,9 @@ def test_export_writes_a_standard_model_folder(trained_run: tuple[Path, dict[str
     assert any(not torch.equal(v, weights[k]) for k, v in step1.state_dict().items())
 
 
-def test_export_rebuilds_an_old_weights_only_checkpoint(trained_run: tuple[Path, dict[str, torch.Tensor]],
-                                                        tmp_path: Path) -> None:
+def test_export_rebuilds_an_old_weights_only_checkpoint(
+    trained_run: tuple[Path, dict[str, torch.Tensor]], tmp_path: Path
+) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     run_dir, weights = trained_run
@@ -113,8 +118,8 @@ def test_export_rebuilds_an_old_weights_only_checkpoint(trained_run: tuple[Path,
      (["export", "{run}", "{run}"], "not an empty folder")],
 )
 def test_export_mistakes_give_one_line_and_exit_code_2(
-    argv: list[str], message: str, trained_run: tuple[Path, dict[str, torch.Tensor]], tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    argv: list[str], message: str, trained_run: tuple[Path, dict[str, torch.Tensor]],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
     run_dir, _ = trained_run
     assert main([a.format(run=run_dir, tmp=tmp_path) for a in argv]) == 2

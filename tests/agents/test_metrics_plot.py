@@ -12,7 +12,9 @@ import pytest
 from azr_agents.training.metrics import plot_run
 
 
-def test_each_group_has_one_colour_in_every_panel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_group_has_one_colour_in_every_panel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     groups = {"abduction/propose": {"reward": -1.0, "valid": 0.5},
               "abduction/solve": {"reward": 0.0, "accuracy": 0.25},
               "deduction/propose": {"reward": -0.5, "valid": 0.25},

@@ -19,16 +19,26 @@ from azr_agents.training.samples import (
 
 def sample(task_type: str, role: str, i: int, text: str = "x") -> Sample:
     info = {"reason": "no_answer", "answer": None, "proposal": {}, "task": {}}
-    return Sample(prompt=f"prompt {i}", text=text, token_ids=[1, 2], logprobs=[0.0, 0.0], reward=-1.0,
+    return Sample(prompt=f"prompt {i}", text=text, token_ids=[1, 2], logprobs=[0.0, 0.0],
+                  reward=-1.0,
                   task_type=task_type, role=role, prompt_id=f"1:{task_type}:{role}:{i}", info=info,
                   advantage=0.5 if i else None)
 
 
 def test_the_cap_keeps_the_first_samples_of_each_group() -> None:
-    batch = [sample(t, r, i) for t in ("deduction", "abduction") for r in ("propose", "solve") for i in range(3)]
+    batch = [
+        sample(t, r, i)
+        for t in ("deduction", "abduction")
+        for r in ("propose", "solve")
+        for i in range(3)
+    ]
     kept = capped(batch, 2)
     assert [(s.task_type, s.role, s.prompt_id[-1]) for s in kept] == [
-        (t, r, str(i)) for t in ("deduction", "abduction") for r in ("propose", "solve") for i in range(2)]
+        (t, r, str(i))
+        for t in ("deduction", "abduction")
+        for r in ("propose", "solve")
+        for i in range(2)
+    ]
     assert capped(batch, 0) == []
 
 
@@ -50,11 +60,16 @@ def test_a_resume_drops_the_lines_after_its_checkpoint(tmp_path: Path) -> None:
     rows = read_samples(tmp_path / "samples.jsonl")
     assert [r["step"] for r in rows] == [1, 1, 2, 2]
     assert rows[0]["advantage"] is None and rows[1]["advantage"] == 0.5
-    assert json.loads((tmp_path / "samples.jsonl").read_text().splitlines()[0])["prompt_id"] == "1:deduction:solve:0"
+    assert (
+        json.loads((tmp_path / "samples.jsonl").read_text().splitlines()[0])["prompt_id"]
+        == "1:deduction:solve:0"
+    )
 
 
 def test_the_tensorboard_table_escapes_what_would_break_it(tmp_path: Path) -> None:
-    records = SamplesLogger(tmp_path, cap=5).log(1, [sample("induction", "propose", i, "a | b\nc") for i in range(5)])
+    records = SamplesLogger(tmp_path, cap=5).log(
+        1, [sample("induction", "propose", i, "a | b\nc") for i in range(5)]
+    )
     tables = markdown_tables(records, rows=3)
     assert set(tables) == {"induction/propose"}
     lines = tables["induction/propose"].splitlines()

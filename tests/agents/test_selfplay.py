@@ -62,7 +62,9 @@ def test_recent_tasks_follow_the_global_step_across_seeding_and_resume(tmp_path:
         state = session.state_dict()
 
     # A resumed run: new envs (their own counters start again at 0), the saved buffers and state.
-    with SelfPlaySession(CONFIG, seed=0, buffers=load_buffers(tmp_path / "buffers.jsonl", CONFIG)) as resumed:
+    with SelfPlaySession(
+        CONFIG, seed=0, buffers=load_buffers(tmp_path / "buffers.jsonl", CONFIG)
+    ) as resumed:
         resumed.solver = lambda prompts: ["no answer"] * len(prompts)
         resumed.load_state_dict(state)
         assert resumed.step == 1
@@ -73,18 +75,23 @@ def test_recent_tasks_follow_the_global_step_across_seeding_and_resume(tmp_path:
 
 def test_every_env_option_reaches_the_session_s_envs_and_executor() -> None:
     """`selfplay.env` is the env's own config: every option (the reference's keep-first buffers,
-    a stricter determinism check, the output cap, the executor) reaches the envs from `azr train`."""
+    a stricter determinism check, the output cap, the executor) reaches the envs from
+    `azr train`."""
     from azr_agents.config import load_config
 
     config = load_config("cpu-smoke", [
-        "selfplay.batch_size=1", "selfplay.task_types=[deduction]", "selfplay.env.executor.workers=1",
+        "selfplay.batch_size=1", "selfplay.task_types=[deduction]",
+        "selfplay.env.executor.workers=1",
         "selfplay.env.determinism=separate_processes", "selfplay.env.buffers.keep=oldest",
         "selfplay.env.executor.max_output_chars=400",
     ])
     with SelfPlaySession(config.selfplay) as session:
         for env in session.envs.values():
             env_config = env.unwrapped.config
-            assert env_config.determinism == "separate_processes" and env_config.buffers.keep == "oldest"
+            assert (
+                env_config.determinism == "separate_processes"
+                and env_config.buffers.keep == "oldest"
+            )
             assert env_config.buffers.num_references == config.selfplay.env.buffers.num_references
         assert session.executor.config.max_output_chars == 400
         assert session.buffers is not None and session.buffers.config.keep == "oldest"

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 
 TINY_OVERRIDES = [
     "selfplay.batch_size=2", "selfplay.env.rewards.num_samples=2", "selfplay.seed_factor=1",
-    "selfplay.max_seeding_rounds=1", "selfplay.env.buffers.num_references=1", "generation.max_new_tokens=12",
+    "selfplay.max_seeding_rounds=1", "selfplay.env.buffers.num_references=1",
+    "generation.max_new_tokens=12",
     "run.probe_size=2", "run.checkpoint_every=1", "optim.micro_batch_size=4",
 ]
 
@@ -83,7 +84,9 @@ def test_a_custom_estimator_trains_a_step_without_touching_the_trainer(
         metrics = trainer.step()
     assert calls[-1] == 12  # 2 prompts x 6 task-role groups at once (get() probes with 0 first)
     assert metrics["update"]["trained_samples"] == 12
-    changed = any(not torch.equal(a, b) for a, b in zip(before, policy.model.parameters(), strict=True))
+    changed = any(
+        not torch.equal(a, b) for a, b in zip(before, policy.model.parameters(), strict=True)
+    )
     assert changed, "a positive advantage on every token must move the weights"
 
 
@@ -92,7 +95,8 @@ def test_a_run_killed_mid_step_resumes_with_the_checkpointed_buffers_and_step(
 ) -> None:
     run_dir = tmp_path / "killed"
     command = [sys.executable, "-m", "azr_agents.cli", "train", "--run-dir", str(run_dir),
-               "--steps", "50", *TINY_OVERRIDES, f"policy.model={tiny_model_dir}", "run.probe_every=0"]
+               "--steps", "50", *TINY_OVERRIDES, f"policy.model={tiny_model_dir}",
+               "run.probe_every=0"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                start_new_session=True)
     try:
@@ -102,7 +106,9 @@ def test_a_run_killed_mid_step_resumes_with_the_checkpointed_buffers_and_step(
             found = latest_checkpoint(checkpoints) if checkpoints.exists() else None
             if found is not None and checkpoint_step(found) >= 2:
                 break
-            assert process.poll() is None, process.stderr.read().decode()[-2000:] if process.stderr else ""
+            assert process.poll() is None, (
+                process.stderr.read().decode()[-2000:] if process.stderr else ""
+            )
             time.sleep(0.2)
         time.sleep(0.5)  # into the next step
     finally:
@@ -121,7 +127,9 @@ def test_a_run_killed_mid_step_resumes_with_the_checkpointed_buffers_and_step(
     partial.mkdir(exist_ok=True)
     (partial / "model.safetensors").write_bytes(b"cut short")
     assert latest_checkpoint(root) == checkpoint
-    saved_buffers = [json.loads(line) for line in (checkpoint / "buffers.jsonl").read_text().splitlines()]
+    saved_buffers = [
+        json.loads(line) for line in (checkpoint / "buffers.jsonl").read_text().splitlines()
+    ]
 
     from azr_agents.policies import load_policy
     from azr_agents.training.session import SelfPlaySession, load_buffers
@@ -135,16 +143,19 @@ def test_a_run_killed_mid_step_resumes_with_the_checkpointed_buffers_and_step(
         assert trainer.resume(checkpoint) == step
         resumed = sorted(t.id for b in session.buffers for t in b.tasks)
         assert resumed == sorted(row["id"] for row in saved_buffers)
-        assert [r["step"] for r in read_metrics(run_dir / "metrics.jsonl") if "groups" in r] == list(
-            range(1, step + 1))
+        assert [
+            r["step"] for r in read_metrics(run_dir / "metrics.jsonl") if "groups" in r
+        ] == list(range(1, step + 1))
         trainer.step()
         assert trainer.step_index == step + 1
 
 
-def test_two_processes_train_one_step_with_averaged_gradients(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_two_processes_train_one_step_with_averaged_gradients(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
     run_dir = tmp_path / "ddp"
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+               "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "-m", "azr_agents.cli", "train", "--run-dir", str(run_dir), "--steps", "1",
                *TINY_OVERRIDES, f"policy.model={tiny_model_dir}", "run.probe_every=0"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -190,8 +201,8 @@ def test_resume_is_exact_two_steps_equal_one_step_save_resume_one_step(
 
     # reinforce's moving baseline gives non-zero advantages even when every reward is the same,
     # so the weights and AdamW's moments really move, and the estimator has a state to resume.
-    config = tiny_config(tiny_model_dir, "estimator.name=reinforce", "optim.lr=1e-2", "policy.seed=0",
-                         "run.steps=2")
+    config = tiny_config(tiny_model_dir, "estimator.name=reinforce", "optim.lr=1e-2",
+                         "policy.seed=0", "run.steps=2")
     run_training(config, tmp_path / "straight")
     straight = _run_record(tmp_path / "straight")
 
@@ -210,10 +221,13 @@ def test_resume_is_exact_two_steps_equal_one_step_save_resume_one_step(
     assert straight["step"] == resumed["step"] == 2
     moments = torch.load(latest_checkpoint(tmp_path / "straight" / "checkpoints") / "optimizer.pt",  # type: ignore[operator]
                          weights_only=False)["state"]
-    assert sum(float(m["exp_avg"].abs().sum()) for m in moments.values()) > 0, "the update moves AdamW"
+    assert sum(float(m["exp_avg"].abs().sum()) for m in moments.values()) > 0, (
+        "the update moves AdamW"
+    )
     for key in ("weights", "optimizer", "state", "buffers", "metrics", "samples"):
         assert straight[key] == resumed[key], key
-    assert set(straight["state"]) >= {"rng", "python_rng", "torch_rng", "policy_rng", "session", "estimator"}
+    assert set(straight["state"]) >= {"rng", "python_rng", "torch_rng", "policy_rng", "session",
+                                      "estimator"}
     assert [r["step"] for r in resumed["samples"]] == sorted(r["step"] for r in resumed["samples"])
 
 
@@ -228,8 +242,8 @@ class HalfWellFormed:
     def __init__(self, policy: Any) -> None:
         self.policy, self.model, self.tokenizer = policy, policy.model, policy.tokenizer
 
-    def generate(self, prompts: list[str], max_new_tokens: int, temperature: float, top_p: float = 1.0,
-                 n: int = 1, stop: list[str] | None = None) -> list[Any]:
+    def generate(self, prompts: list[str], max_new_tokens: int, temperature: float,
+                 top_p: float = 1.0, n: int = 1, stop: list[str] | None = None) -> list[Any]:
         from azr_agents.policies import Generation
 
         outputs = self.policy.generate(prompts, max_new_tokens, temperature, top_p, n, stop)
@@ -237,7 +251,9 @@ class HalfWellFormed:
             if i % 2:
                 ids = self.tokenizer.encode(self.ANSWER, add_special_tokens=False)
                 with torch.no_grad():
-                    logprobs = self.policy.logprobs([prompts[out.prompt_index]], [ids], temperature, top_p)
+                    logprobs = self.policy.logprobs(
+                        [prompts[out.prompt_index]], [ids], temperature, top_p
+                    )
                 outputs[i] = Generation(self.ANSWER, ids, logprobs.logprobs[0, : len(ids)].tolist(),
                                         out.prompt_index, "stop")
         return outputs
@@ -266,8 +282,8 @@ def test_samples_per_prompt_gives_grpo_real_groups_and_samples_jsonl_shows_them(
         seen.append((batch, advantages))
         return advantages
 
-    config = tiny_config(tiny_model_dir, "estimator.name=test-spy-grpo", "selfplay.samples_per_prompt=2",
-                         "selfplay.env.rewards.mode=reference")
+    config = tiny_config(tiny_model_dir, "estimator.name=test-spy-grpo",
+                         "selfplay.samples_per_prompt=2", "selfplay.env.rewards.mode=reference")
     policy = HalfWellFormed(load_policy(str(tiny_model_dir), seed=0))
     with SelfPlaySession(config.selfplay) as session:
         trainer = Trainer(config, policy, session, tmp_path)  # type: ignore[arg-type]
@@ -275,14 +291,20 @@ def test_samples_per_prompt_gives_grpo_real_groups_and_samples_jsonl_shows_them(
         assert session.step == 1
     batch, advantages = seen[-1]
     groups = Counter(batch.groups)
-    assert set(groups) == {(t, r) for t in ("deduction", "abduction", "induction") for r in ("propose", "solve")}
+    assert set(groups) == {
+        (t, r) for t in ("deduction", "abduction", "induction") for r in ("propose", "solve")
+    }
     assert set(groups.values()) == {2 * 2}  # B prompts x G samples in every (task type, role) group
     per_prompt = Counter(batch.prompt_ids)
     assert len(per_prompt) == 6 * 2 and set(per_prompt.values()) == {2}
-    assert advantages.abs().sum() > 0, "well-formed and malformed samples of one prompt: grpo learns"
+    assert advantages.abs().sum() > 0, (
+        "well-formed and malformed samples of one prompt: grpo learns"
+    )
     unique = estimators.AdvantageInput(rewards=batch.rewards, mask=batch.mask, groups=batch.groups,
                                        prompt_ids=[str(i) for i in range(len(batch.groups))])
-    assert grpo(unique).abs().sum() == 0, "with G = 1 (unique prompt ids) grpo has nothing to compare"
+    assert grpo(unique).abs().sum() == 0, (
+        "with G = 1 (unique prompt ids) grpo has nothing to compare"
+    )
 
     records = read_samples(tmp_path / "samples.jsonl")
     assert len(records) == 24 and {r["step"] for r in records} == {1}
@@ -292,10 +314,15 @@ def test_samples_per_prompt_gives_grpo_real_groups_and_samples_jsonl_shows_them(
     for members in by_prompt.values():
         assert len(members) == 2 and members[0]["prompt"] == members[1]["prompt"]
         assert {m["completion"] == HalfWellFormed.ANSWER for m in members} == {True, False}
-    solved = [r for r in records if r["role"] == "solve" and r["completion"] == HalfWellFormed.ANSWER]
-    assert solved and all(r["answer"] is not None and r["reason"] in ("correct", "wrong_value") for r in solved)
-    assert all(isinstance(r["advantage"], float) and isinstance(r["reward"], float) for r in records)
-
+    solved = [
+        r for r in records if r["role"] == "solve" and r["completion"] == HalfWellFormed.ANSWER
+    ]
+    assert solved and all(
+        r["answer"] is not None and r["reason"] in ("correct", "wrong_value") for r in solved
+    )
+    assert all(
+        isinstance(r["advantage"], float) and isinstance(r["reward"], float) for r in records
+    )
 
 
 @pytest.mark.parametrize("mini_batches", [1, 3])
@@ -308,7 +335,8 @@ def test_each_mini_batch_of_a_step_is_one_optimizer_step(
     from azr_agents.training.session import SelfPlaySession
     from azr_agents.training.trainer import Trainer
 
-    config = tiny_config(tiny_model_dir, f"optim.mini_batches_per_step={mini_batches}", "run.probe_every=0")
+    config = tiny_config(tiny_model_dir, f"optim.mini_batches_per_step={mini_batches}",
+                         "run.probe_every=0")
     policy = load_policy(str(tiny_model_dir))
     with SelfPlaySession(config.selfplay) as session:
         trainer = Trainer(config, policy, session, tmp_path)

@@ -34,7 +34,12 @@ def scripted_solver(prompts: list[str]) -> list[str]:
     """
     hello = "'Hello world'"
     return [
-        answer(block("output", hello) + block("input", hello) + block("python", "def f(a):\n    return a"))
-        if i % 2 == 0 else "no answer"
+        answer(
+            block("output", hello)
+            + block("input", hello)
+            + block("python", "def f(a):\n    return a")
+        )
+        if i % 2 == 0
+        else "no answer"
         for i, _ in enumerate(prompts)
     ]

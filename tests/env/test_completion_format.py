@@ -16,7 +16,9 @@ IDENTITY = Reference("def f(a):\n    return a", "'Hello world'", "'Hello world'"
 
 def test_solve_prompts_end_where_the_answer_begins() -> None:
     fields = PromptFields(program="def f(x):\n    return x - 1", input="5", output="4")
-    assert FMT.render("deduction", SOLVE, fields).endswith("def f(x):\n    return x - 1\nassert f(5) ==")
+    assert FMT.render("deduction", SOLVE, fields).endswith(
+        "def f(x):\n    return x - 1\nassert f(5) =="
+    )
     assert FMT.render("abduction", SOLVE, fields).endswith("# f(?) == 4\nassert f(")
     induction = FMT.render("induction", SOLVE, PromptFields(pairs=(("1", "2"),), message="m"))
     assert induction.endswith("# f(1) == 2\n# hint: m\ndef f(")
@@ -49,7 +51,8 @@ def test_induction_proposer_is_asked_for_num_inputs() -> None:
      ["def f(s):\n    return s[::-1]"]),
     (("induction", PROPOSE), " 1\n# input: 2\n# input: 'x'\n# message: doubles it\n\n", "input",
      ["1", "2", "'x'"]),
-    (("induction", PROPOSE), " 1\n# input: 2\n# message: doubles it\n\n", "message", ["doubles it"]),
+    (("induction", PROPOSE), " 1\n# input: 2\n# message: doubles it\n\n", "message",
+     ["doubles it"]),
 ])
 def test_continuations_parse_into_blocks(group: tuple[str, str], completion: str, kind: str,
                                          expected: list[str]) -> None:
@@ -84,7 +87,8 @@ def test_an_overlong_answer_line_is_not_read() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(max_size=400), st.sampled_from(GROUPS), st.sampled_from(["output", "input", "python", "message"]))
+@given(st.text(max_size=400), st.sampled_from(GROUPS),
+       st.sampled_from(["output", "input", "python", "message"]))
 def test_parsing_never_raises(text: str, group: tuple[str, str], kind: str) -> None:
     answer = FMT.extract(text, *group)
     assert answer is None or isinstance(answer, str)

@@ -32,7 +32,9 @@ def test_rows_hold_the_prompt_and_the_task(executor: Executor) -> None:
     assert row["prompt"] == get_format("plain").solve_prompt("induction", fields)
 
 
-def test_score_is_one_batch_per_task_type(executor: Executor, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_score_is_one_batch_per_task_type(
+    executor: Executor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rows = create_dataset("deduction", 8, seed=0, executor=executor).rows
     rows += create_dataset("induction", 8, seed=0, executor=executor).rows
     completions = [_wrap(reference_answer(r)) for r in rows]
@@ -79,7 +81,8 @@ def test_scoring_mistakes_raise_clear_errors(executor: Executor) -> None:
 
 
 def test_module_level_score_uses_the_rows_format() -> None:
-    task = Task("deduction", "def f(a):\n    return a + 1", ("1",), ("2",), encoded=[["int", "0x2"]])
+    task = Task("deduction", "def f(a):\n    return a + 1", ("1",), ("2",),
+                encoded=[["int", "0x2"]])
     row = {"task": json.dumps(task.to_json()), "format": "r1"}
     result = score([row, row], [_wrap("```output\n2\n```"), _wrap("```output\n3\n```")])
     assert result == [1.0, -0.5] and not any(math.isnan(r) for r in result)

@@ -94,7 +94,8 @@ def test_learnability_uses_n_solver_attempts(make_env: MakeEnv) -> None:
         calls.append(len(prompts))
         return scripted_solver(prompts)
 
-    env = make_env("abduction", "propose", solver=solver, rewards={"mode": "paper", "num_samples": 4})
+    env = make_env("abduction", "propose", solver=solver,
+                   rewards={"mode": "paper", "num_samples": 4})
     env.reset(seed=0)
     _, reward, *_, info = env.step(triplet("def f(s):\n    return s", "'Hello world'"))
     assert calls == [4]
@@ -165,7 +166,8 @@ def test_garbage_actions_get_a_penalty_and_a_reason(make_env: MakeEnv, action: s
     assert len(env.buffers["deduction"]) == 1
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet=st.characters(codec=None), max_size=300), group=st.integers(0, 5))
 def test_random_text_reward_in_range(make_env: MakeEnv, text: str, group: int) -> None:
     env = _shared_env(make_env)
@@ -241,7 +243,9 @@ def test_buffers_persist_and_resume(make_env: MakeEnv, tmp_path: Any) -> None:
     path = tmp_path / "buffers.jsonl"
     env.buffers.save(path)
     loaded = TaskBuffers.load(path)
-    assert [t.to_json() for t in loaded["deduction"]] == [t.to_json() for t in env.buffers["deduction"]]
+    assert [t.to_json() for t in loaded["deduction"]] == [
+        t.to_json() for t in env.buffers["deduction"]
+    ]
     resumed = make_env("deduction", "solve", buffers=loaded, reveal_answers=True)
     _obs, info = resumed.reset(seed=0)
     assert info["task"]["outputs"] == ["'abab'"]

@@ -20,9 +20,12 @@ def _words(n: int) -> list[str]:
 
 
 @pytest.mark.parametrize(("n", "shown"), [(2, 1), (3, 2), (7, 4), (9, 5), (10, 5), (11, 6)])
-def test_the_solver_sees_the_first_half_rounded_up_and_the_rest_is_held_out(n: int, shown: int) -> None:
+def test_the_solver_sees_the_first_half_rounded_up_and_the_rest_is_held_out(
+    n: int, shown: int
+) -> None:
     words = _words(n)
-    task = Task(INDUCTION, "def f(a):\n    return a", words, words, encoded=[f"tree{i}" for i in range(n)])
+    task = Task(INDUCTION, "def f(a):\n    return a", words, words,
+                encoded=[f"tree{i}" for i in range(n)])
     assert num_shown(task) == shown
     inputs, trees = held_out(task)
     assert inputs == tuple(words[shown:])
@@ -53,7 +56,9 @@ def test_through_the_env_shown_pairs_are_in_the_prompt_and_only_held_out_pairs_s
     assert not any(w in obs["prompt"] for w in hidden), "a held-out pair leaked into the prompt"
 
     _, reward, *_, info = env.step(answer(block("python", _fits_only(shown))))
-    assert reward == -0.5 and info["reason"] == "wrong_value", "fitting only the shown pairs is wrong"
+    assert reward == -0.5 and info["reason"] == "wrong_value", (
+        "fitting only the shown pairs is wrong"
+    )
 
     env.reset(options={"group": ("induction", "solve")})
     _, reward, *_, info = env.step(answer(block("python", _fits_only(hidden))))

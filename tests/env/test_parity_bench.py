@@ -20,7 +20,11 @@ def test_the_parity_table_scores_every_row_in_both_modes(executor: Executor) -> 
     sys.modules["parity_bench"] = parity
     spec.loader.exec_module(parity)
     record = json.loads(json.dumps(parity.record(parity.build_table(executor))))
-    assert record["commit"] and record["date"] and record["command"].startswith("python benchmarks/parity.py")
+    assert (
+        record["commit"]
+        and record["date"]
+        and record["command"].startswith("python benchmarks/parity.py")
+    )
     rows = {(r["group"], r["completion"]): r for r in record["rows"]}
     assert len(rows) == len(parity.SOLVE_ROWS) + len(parity.PROPOSE_ROWS)
     differing = {key[1] for key, r in rows.items() if r["paper"] != r["reference"]}

@@ -105,7 +105,9 @@ def test_generator_knobs_shape_the_programs() -> None:
     dicts = GeneratorConfig(data_types=["dict"], operations=["comprehensions", "methods"])
     for k in range(30):
         program, inputs, _ = generate(k, dicts)
-        assert inputs[0].startswith("{") and "sum(" not in program and " for item in " not in program
+        assert (
+            inputs[0].startswith("{") and "sum(" not in program and " for item in " not in program
+        )
 
 
 @pytest.mark.parametrize("knobs", [{"depth": -1}, {"steps": 0}, {"operations": ["teleport"]},
@@ -143,7 +145,10 @@ def test_jsonl_sources_read_run_buffers_and_plain_files(executor: Executor, tmp_
                                                                      "induction"}
     rows = create_dataset("deduction", 2, source=str(tmp_path / "buffers.jsonl"),
                           executor=executor).rows
-    assert {task_of(r).program for r in rows} == {"def f(a):\n    return a", "def f(a):\n    return a * 3"}
+    assert {task_of(r).program for r in rows} == {
+        "def f(a):\n    return a",
+        "def f(a):\n    return a * 3",
+    }
 
     plain = tmp_path / "mine.jsonl"
     lines = [{"program": "def f(x):\n    return x[::-1]", "input": "'abc'", "output": "'cba'"},

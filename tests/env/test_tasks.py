@@ -32,14 +32,20 @@ def _check(program: str) -> str | None:
     ("program", "reason"),
     [
         ("def f(a):\n    return a", None),
-        ("import math\nclass B:\n    pass\ndef f(a, *, k=1):\n    def g():\n        return a\n    return g()", None),
+        (
+            "import math\nclass B:\n    pass\ndef f(a, *, k=1):\n    def g():\n        return a\n"
+            "    return g()",
+            None,
+        ),
         ("def f(*args):\n    return args", None),
         ("def f(a)\n    return a", "syntax_error"),
         ("def g(a):\n    return a", "no_entry_function"),
         ("def f():\n    return 1", "entry_without_parameters"),
         ("x" * 20_001, "program_too_long"),
-        *[(f"import {m}\ndef f(a):\n    return a", "forbidden_module")
-          for m in REFERENCE_BANNED_MODULES],
+        *[
+            (f"import {m}\ndef f(a):\n    return a", "forbidden_module")
+            for m in REFERENCE_BANNED_MODULES
+        ],
         ("from os import path\ndef f(a):\n    return a", "forbidden_module"),
         ("from os.path import join\ndef f(a):\n    return a", "forbidden_module"),
         ("import os\ndef f(a):\n    return os.sys.exit(1)", "forbidden_module"),
@@ -98,15 +104,24 @@ def test_validation_is_one_batch_and_keeps_order(executor: Executor) -> None:
 # Answer equivalence through the env: a posed task, several answers (spec section 5).
 EQUIVALENCE = [
     ("def f(a):\n    return set(a)", "[2, 1]", "{2, 1}", "{1, 3}"),
-    ("def f(a):\n    return a", "'it\\'s'", "\"it's\"", "'its'"),
+    ("def f(a):\n    return a", "'it\\'s'", '"it\'s"', "'its'"),
     ("def f(a):\n    return [float(a)]", "'nan'", "[float('nan')]", "[0.0]"),
     ("def f(a):\n    return a ** 40", "7", str(7**40), str(7**40 - 1)),
     ("def f(a):\n    return a.encode()", "'h\u00e9'", "b'h\\xc3\\xa9'", "'h\u00e9'"),
     ("def f(a):\n    return {'k': (a, [a])}", "1", "{'k': (1.0, [True])}", "{'k': [1, [1]]}"),
-    ("from fractions import Fraction\ndef f(a):\n    return Fraction(a, 4)", "2",
-     "Fraction(2, 4)", "0.5000001"),
-    ("from collections import defaultdict\ndef f(a):\n    d = defaultdict(int)\n    d[a] += 1\n    return d",
-     "'x'", "defaultdict(<class 'int'>, {'x': 1})", "{'x': 2}"),
+    (
+        "from fractions import Fraction\ndef f(a):\n    return Fraction(a, 4)",
+        "2",
+        "Fraction(2, 4)",
+        "0.5000001",
+    ),
+    (
+        "from collections import defaultdict\ndef f(a):\n    d = defaultdict(int)\n    d[a] += 1\n"
+        "    return d",
+        "'x'",
+        "defaultdict(<class 'int'>, {'x': 1})",
+        "{'x': 2}",
+    ),
     ("def f(a):\n    return '\u00fc\\n\"q\"'", "0", "'\u00fc\\n\"q\"'", "'u'"),
 ]
 
@@ -137,7 +152,8 @@ def test_abduction_accepts_any_input_with_the_gold_output(make_env: MakeEnv) -> 
 
 @settings(max_examples=150, deadline=None)
 @given(text=st.text(alphabet=st.characters(codec=None), max_size=400),
-       fmt_name=st.sampled_from(["r1", "plain"]), type_name=st.sampled_from(["deduction", "abduction", "induction"]))
+       fmt_name=st.sampled_from(["r1", "plain"]),
+       type_name=st.sampled_from(["deduction", "abduction", "induction"]))
 def test_parsers_never_raise(text: str, fmt_name: str, type_name: str) -> None:
     fmt = get_format(fmt_name)
     tt = get_task_type(type_name)

@@ -30,8 +30,9 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.text(), st.binary(),
     st.complex_numbers(allow_nan=False), st.fractions(), st.decimals(allow_nan=False),
 )
-hashables = st.recursive(scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3),
-                         max_leaves=8)
+hashables = st.recursive(
+    scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3), max_leaves=8
+)
 values = st.recursive(
     scalars | hashables,
     lambda inner: st.one_of(

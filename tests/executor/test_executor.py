@@ -25,7 +25,8 @@ def test_run_returns_repr_and_value_tree(executor: Executor) -> None:
     result = executor.run("def f(a, b=2):\n    return {a: [b, 'x']}", "'k', b=3")
     assert result.status == "ok"
     assert result.value == "{'k': [3, 'x']}"
-    assert trees_equal(result.encoded, ["dict", [[["str", "k"], ["list", [["int", "0x3"], ["str", "x"]]]]]])
+    assert trees_equal(result.encoded,
+                       ["dict", [[["str", "k"], ["list", [["int", "0x3"], ["str", "x"]]]]]])
     assert result.duration_s > 0
 
 
@@ -122,7 +123,9 @@ def test_evaluate_knows_value_constructors_and_the_program_classes_only(executor
 def test_args_job_returns_plain_data_and_call_encoded_uses_it(executor: Executor) -> None:
     parsed, = executor.run_batch([ArgsJob("[1, 2], key='v'")])
     assert parsed.ok and parsed.encoded[0] == "call_args"
-    called, = executor.run_batch([CallEncodedJob("def f(xs, key):\n    return key * len(xs)", parsed.encoded)])
+    (called,) = executor.run_batch(
+        [CallEncodedJob("def f(xs, key):\n    return key * len(xs)", parsed.encoded)]
+    )
     assert called.value == "'vv'"
     objects, = executor.run_batch([ArgsJob("P()", "class P:\n    pass\ndef f(a):\n    return a")])
     assert objects.reason == "non_data_input"
@@ -152,7 +155,9 @@ def test_bad_configuration_raises_one_clear_error(options: dict[str, object]) ->
         Executor(**options)  # type: ignore[arg-type]
 
 
-def test_missing_seccomp_is_refused_unless_the_user_opts_out(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_seccomp_is_refused_unless_the_user_opts_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(pool_module, "_seccomp_available", lambda: "pyseccomp is not installed")
     with pytest.raises(SandboxUnavailable, match="unsafe_allow_unsandboxed"):
         Executor(workers=1).start()

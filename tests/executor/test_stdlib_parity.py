@@ -59,8 +59,10 @@ def test_every_humaneval_canonical_solution_passes(executor: Executor) -> None:
     programs = []
     for row in rows:
         entry = row["entry_point"]
-        programs.append(f"{row['prompt']}{row['canonical_solution']}\n\n{row['test']}\n\n"
-                        f"_candidate = {entry}\n\ndef f(_):\n    check(_candidate)\n    return True\n")
+        programs.append(
+            f"{row['prompt']}{row['canonical_solution']}\n\n{row['test']}\n\n"
+            f"_candidate = {entry}\n\ndef f(_):\n    check(_candidate)\n    return True\n"
+        )
     results = executor.run_batch([CallJob(program, "0") for program in programs])
     failed = {row["task_id"]: f"{r.status}: {r.error}" for row, r in zip(rows, results, strict=True)
               if r.value != "True"}

@@ -1,9 +1,9 @@
 """Fixtures for the hostile corpus.
 
 Nothing hostile runs before the sandbox has shown, with its own probes, that a plain fork (and
-exec, sockets, file writes, signals to the parent, IPC) is refused inside it by its filter. A fork bomb that escaped
-a broken sandbox would take the whole machine down; if the probes fail, the check test fails
-loudly and every hostile case is skipped.
+exec, sockets, file writes, signals to the parent, IPC) is refused inside it by its filter. A fork
+bomb that escaped a broken sandbox would take the whole machine down; if the probes fail, the check
+test fails loudly and every hostile case is skipped.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ def hostile_executor(sandbox_report: dict[str, object]) -> Iterator[Executor]:
     probes = sandbox_report["probes"]
     assert isinstance(probes, dict)
     # The filter must hold; a namespace layer the kernel does not allow is skipped (and reported)
-    if any(probes.get(name) != "forbidden" and (PROBE_LAYERS[name] == "seccomp" or probes.get(name) != "skipped")
-           for name in PROBES):
+    if any(
+        probes.get(name) != "forbidden"
+        and (PROBE_LAYERS[name] == "seccomp" or probes.get(name) != "skipped")
+        for name in PROBES
+    ):
         pytest.skip(f"SANDBOX BROKEN, hostile cases not run: {sandbox_report}")
     with Executor(workers=2, timeout_s=1.0, memory_mb=256) as ex:
         yield ex

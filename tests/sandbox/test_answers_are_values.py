@@ -39,20 +39,27 @@ DEDUCTION_BYPASSES = [
     # variants: calling f or any function, directly or through a value
     "f(6)", "[f(6)][0]", "(f)(6)", "(lambda: 42)()", "f.__call__(6)", "getattr(f, '__call__')(6)",
     "next(map(f, [6]))", "sum(map(f, [6]))", "max(f(6), 0)", "min([f(6)])", "abs(f(6))",
-    "[*map(f, [6])][0]", "{*map(f, [6])}.pop()", "(*map(f, [6]),)[0]", "dict(zip([0], map(f, [6])))[0]",
+    "[*map(f, [6])][0]", "{*map(f, [6])}.pop()", "(*map(f, [6]),)[0]",
+    "dict(zip([0], map(f, [6])))[0]",
     "list(map(f, [6]))[0]", "tuple(map(f, [6]))", "int(*(f(6),))", "int(f(6))", "set(map(f, [6]))",
-    "str(f(6))", "float(f(6))", "Counter(map(f, [6]))", "deque(map(f, [6]))", "list(filter(None, [f(6)]))",
+    "str(f(6))", "float(f(6))", "Counter(map(f, [6]))", "deque(map(f, [6]))",
+    "list(filter(None, [f(6)]))",
     "sorted([f(6)])", "[x for x in [f(6)]]", "{x: 1 for x in [6]}", "(x := 42)", "42 if f else 0",
-    "f(6) and 42", "not f(6)", "f(6) == 42", "eval('f(6)')", "exec('x = 1')", "__import__('os').getpid()",
+    "f(6) and 42", "not f(6)", "f(6) == 42", "eval('f(6)')", "exec('x = 1')",
+    "__import__('os').getpid()",
     "vars()['f'](6)", "globals()['f'](6)", "__builtins__", "type(f)", "f", "f.__code__",
-    "int.__call__(f(6))", "type(1)(f(6))", "str.join('', map(str, [f(6)]))", "''.join(map(str, [f(6)]))",
-    "'{}'.format(f(6))", "f'{f(6)}'", "'%d' % f(6)", "(6).__mul__(7)", "[6][0] * 7", "{'a': 6}['a'] * 7",
+    "int.__call__(f(6))", "type(1)(f(6))", "str.join('', map(str, [f(6)]))",
+    "''.join(map(str, [f(6)]))",
+    "'{}'.format(f(6))", "f'{f(6)}'", "'%d' % f(6)", "(6).__mul__(7)", "[6][0] * 7",
+    "{'a': 6}['a'] * 7",
     "[42].pop()", "[42].copy()", "Fraction.from_float(42.0)", "float.fromhex('0x1.5p5')",
     "collections.Counter.fromkeys([1])", "int.from_bytes(b'*', 'big')", "'x'.join.__call__(['a'])",
     "range(100)[42]", "divmod(84, 2)", "pow(6, 2)", "round(42.2)", "hash(1)", "len('x' * 42)",
-    "breakpoint()", "open('/etc/passwd').read()", "print(1)", "super()", "object()", "memoryview(b'x')",
-    "property(f)", "staticmethod(f)", "type('X', (), {})", "map(f, [6])", "zip([1])", "filter(f, [6])",
-    "enumerate([1])", "reversed([1])", "iter([1])", "slice(1)", "classmethod(f)", "Ellipsis.__class__()",
+    "breakpoint()", "open('/etc/passwd').read()", "print(1)", "super()", "object()",
+    "memoryview(b'x')",
+    "property(f)", "staticmethod(f)", "type('X', (), {})", "map(f, [6])", "zip([1])",
+    "filter(f, [6])", "enumerate([1])", "reversed([1])", "iter([1])", "slice(1)", "classmethod(f)",
+    "Ellipsis.__class__()",
     "defaultdict(f, {})", "defaultdict(lambda: 0)", "[*(f(x) for x in [6])]",
     "await f(6)", "yield 1", "6 @ 7", "6 < 7",
 ]
@@ -85,25 +92,31 @@ def test_the_evaluator_refuses_searches_as_arguments(text: str) -> None:
 
 
 HONEST: list[tuple[str, Any]] = [
-    ("42", 42), ("-1", -1), ("6 * 7", 42), ("2 ** 10", 1024), ("'ab' * 3", "ababab"), ("1 / 4", 0.25),
+    ("42", 42), ("-1", -1), ("6 * 7", 42), ("2 ** 10", 1024), ("'ab' * 3", "ababab"),
+    ("1 / 4", 0.25),
     ("[1, (2, 3), {4}, {'a': None}]", [1, (2, 3), {4}, {"a": None}]), ("()", ()), ("(1,)", (1,)),
     ("set()", set()), ("frozenset({1, 2})", frozenset({1, 2})), ("float('nan')", "nan"),
     ("float('-inf')", float("-inf")), ("math.inf", float("inf")), ("1e308 * 10", float("inf")),
     ("Fraction(1, 2)", Fraction(1, 2)), ("fractions.Fraction('3/4')", Fraction(3, 4)),
-    ("Decimal('1.10')", Decimal("1.10")), ("decimal.Decimal('1E+999999999')", Decimal("1E+999999999")),
+    ("Decimal('1.10')", Decimal("1.10")),
+    ("decimal.Decimal('1E+999999999')", Decimal("1E+999999999")),
     ("Counter({'a': 2})", Counter({"a": 2})), ("Counter('aab')", Counter("aab")),
-    ("collections.OrderedDict([('a', 1)])", OrderedDict(a=1)), ("OrderedDict(a=1)", OrderedDict(a=1)),
-    ("defaultdict(int, {'x': 1})", defaultdict(int, {"x": 1})), ("defaultdict(None, {})", defaultdict(None)),
+    ("collections.OrderedDict([('a', 1)])", OrderedDict(a=1)),
+    ("OrderedDict(a=1)", OrderedDict(a=1)),
+    ("defaultdict(int, {'x': 1})", defaultdict(int, {"x": 1})),
+    ("defaultdict(None, {})", defaultdict(None)),
     ("defaultdict(list)", defaultdict(list)), ("deque([1, 2], maxlen=3)", deque([1, 2], maxlen=3)),
-    ("deque([1, 2], 3)", deque([1, 2], 3)), ("complex(1, 2)", 1 + 2j), ("3j", 3j), ("1 + 2j", 1 + 2j),
+    ("deque([1, 2], 3)", deque([1, 2], 3)), ("complex(1, 2)", 1 + 2j), ("3j", 3j),
+    ("1 + 2j", 1 + 2j),
     ("b'\\x00' + bytes(2)", b"\x00\x00\x00"), ("bytearray(b'ab')", bytearray(b"ab")),
-    ("range(1, 10, 2)", range(1, 10, 2)), ("list(range(3))", [0, 1, 2]), ("dict(a=1, b=2)", {"a": 1, "b": 2}),
+    ("range(1, 10, 2)", range(1, 10, 2)), ("list(range(3))", [0, 1, 2]),
+    ("dict(a=1, b=2)", {"a": 1, "b": 2}),
     ("{**{'a': 1}, 'b': 2}", {"a": 1, "b": 2}), ("[*range(3), *'ab']", [0, 1, 2, "a", "b"]),
     ("list((6,))", [6]), ("tuple([1, 2])", (1, 2)), ("int('ff', 16)", 255), ("str(b'x')", "b'x'"),
     ("bool(0)", False), ("''.join(['A'] * 3)", "AAA"), ("'a-b'.split('-')", ["a", "b"]),
     ("'$78'.upper()", "$78"), ("'x'.encode()", b"x"), ("b'x'.decode()", "x"), ("~5", -6),
-    ("{1, 2} | {3}", {1, 2, 3}), ("Counter('ab') + Counter('b')", Counter("abb")), ("7 // 2, 7 % 2", (3, 1)),
-    ("None", None), ("True", True), ("...", ...),
+    ("{1, 2} | {3}", {1, 2, 3}), ("Counter('ab') + Counter('b')", Counter("abb")),
+    ("7 // 2, 7 % 2", (3, 1)), ("None", None), ("True", True), ("...", ...),
 ]
 
 
@@ -119,10 +132,12 @@ def test_honest_values_evaluate_as_python_does(text: str, expected: Any) -> None
 EXPENSIVE = [
     "10 ** 10 ** 10", "2 ** 100000", "'a' * 10 ** 10", "[0] * 10 ** 9", "(1,) * 10 ** 9",
     "deque([1]) * 10 ** 9", "b'x' * 10 ** 9", "list(range(10 ** 9))", "[*range(10 ** 9)]",
-    "set(range(0, 10 ** 6 * 2305843009213693951, 2305843009213693951))", "1 << 10 ** 9", "bytes(10 ** 9)",
+    "set(range(0, 10 ** 6 * 2305843009213693951, 2305843009213693951))", "1 << 10 ** 9",
+    "bytes(10 ** 9)",
     "bytearray(10 ** 9)", "int(Decimal('1e999999999'))", "Fraction(Decimal('1e999999999'))",
     "Fraction('1e999999999')", "Fraction(3) ** -10 ** 6", "Fraction(10 ** 300, 3) ** 10 ** 4",
-    "Counter(range(10 ** 9))", "dict.fromkeys(range(10 ** 9))", "'x' * 1000 + 'y'.replace('', 'z' * 10 ** 6)",
+    "Counter(range(10 ** 9))", "dict.fromkeys(range(10 ** 9))",
+    "'x' * 1000 + 'y'.replace('', 'z' * 10 ** 6)",
     ("'" + "a" * 1000 + "'").replace("a" * 1000, "a" * 999) + ".replace('', 'b' * 1000)",
     "[[1] * 900] * 900", "+".join(["1"] * 2000), "[" * 150 + "]" * 150, "-" * 5000 + "1",
     "'x' * 5000", "[" + ", ".join(["[1]"] * 3000) + "]",
@@ -138,7 +153,8 @@ def test_expensive_answers_are_refused_quickly(text: str) -> None:
     assert refused.value.reason in ("answer_too_large", "bad_answer", "not_a_value")
 
 
-TOKENS = ["f", "(", ")", "[", "]", "{", "}", ",", ":", ".", "*", "**", "+", "-", "~", "<<", "%", "/",
+TOKENS = ["f", "(", ")", "[", "]", "{", "}", ",", ":", ".", "*", "**", "+", "-", "~", "<<", "%",
+          "/",
           "10", "9", "0", "2.5", "'a'", "''", "b'x'", "'1e999999'", "'nan'", "map", "zip", "list",
           "range", "set", "int", "float", "bytes", "str", "Fraction", "Decimal", "Counter", "deque",
           "defaultdict", "dict", "type", "eval", "lambda", "x", "for", "in", "if", "pop", "join",
@@ -150,8 +166,10 @@ TOKENS = ["f", "(", ")", "[", "]", "{", "}", ",", ":", ".", "*", "**", "+", "-",
 def test_random_answer_text_is_a_value_or_refused_never_an_exception(tokens: list[str]) -> None:
     text = " ".join(tokens)
     started = time.process_time()
-    for action in (lambda: answers.evaluate(answers.parse_expression(text, LIMITS), LIMITS),
-                   lambda: answers.evaluate_arguments(answers.parse_arguments(text, LIMITS), LIMITS)):
+    for action in (
+        lambda: answers.evaluate(answers.parse_expression(text, LIMITS), LIMITS),
+        lambda: answers.evaluate_arguments(answers.parse_arguments(text, LIMITS), LIMITS),
+    ):
         try:
             action()
         except answers.AnswerRefused:
@@ -203,10 +221,13 @@ def test_deduction_bypasses_never_score(hostile_executor: Executor) -> None:
 
 def test_abduction_bypasses_never_score(hostile_executor: Executor) -> None:
     tree, _ = gold(hostile_executor, TIMES_SEVEN, "6")
-    checks = [InputCheck(TIMES_SEVEN, bypass, tree) for bypass in ABDUCTION_BYPASSES + DEDUCTION_BYPASSES]
+    checks = [
+        InputCheck(TIMES_SEVEN, bypass, tree) for bypass in ABDUCTION_BYPASSES + DEDUCTION_BYPASSES
+    ]
     verdicts = check_inputs(hostile_executor, checks)
     assert not [c.prediction for c, v in zip(checks, verdicts, strict=True) if v.correct]
-    right = check_inputs(hostile_executor, [InputCheck(TIMES_SEVEN, text, tree) for text in ("6", "a=6", "*[6]")])
+    right = check_inputs(hostile_executor,
+                         [InputCheck(TIMES_SEVEN, text, tree) for text in ("6", "a=6", "*[6]")])
     assert [v.correct for v in right] == [True, True, True]
 
 
@@ -222,7 +243,9 @@ def answers_job(text: str) -> Any:
     return EvalJob(text, TIMES_SEVEN)
 
 
-def test_answers_naming_a_program_class_are_judged_with_the_program(hostile_executor: Executor) -> None:
+def test_answers_naming_a_program_class_are_judged_with_the_program(
+    hostile_executor: Executor,
+) -> None:
     program = ("from enum import Enum\nclass Color(Enum):\n    RED = 1\n    BLUE = 2\n"
                "class P:\n    def __init__(self, x):\n        self.x = x\n"
                "    def __repr__(self):\n        return f'P({self.x})'\n"
@@ -275,11 +298,14 @@ HOSTILE_PROPOSERS = {
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_PROPOSERS))
-def test_a_hostile_proposer_cannot_flip_verdicts_on_value_answers(hostile_executor: Executor, name: str) -> None:
+def test_a_hostile_proposer_cannot_flip_verdicts_on_value_answers(
+    hostile_executor: Executor, name: str
+) -> None:
     program = HOSTILE_PROPOSERS[name] + TIMES_SEVEN
     tree, text = gold(hostile_executor, TIMES_SEVEN, "6")  # made when the task was validated
     answers_given = ["41", "[42]", "'42'", "42.0", "6 * 7", "42", "Fraction(84, 2)"]
-    verdicts = check_outputs(hostile_executor, [OutputCheck(a, tree, text, program) for a in answers_given])
+    verdicts = check_outputs(hostile_executor,
+                             [OutputCheck(a, tree, text, program) for a in answers_given])
     assert [v.correct for v in verdicts] == [False, False, False, True, True, True, True]
     abduced = check_inputs(hostile_executor, [InputCheck(TIMES_SEVEN, a, tree) for a in ("5", "6")])
     assert [v.correct for v in abduced] == [False, True]
@@ -314,7 +340,8 @@ def test_a_program_cannot_tell_abduction_checks_from_validation(hostile_executor
     gold, so a program that answers differently when checked cannot set its own solve rate."""
     from azr_env.tasks import Proposal, TaskSettings, get_task_type, validate_proposals
 
-    done, = validate_proposals(hostile_executor, [(get_task_type("abduction"), Proposal(KNOWS_ITS_JOB, ("6",)))],
+    done, = validate_proposals(hostile_executor,
+                               [(get_task_type("abduction"), Proposal(KNOWS_ITS_JOB, ("6",)))],
                                TaskSettings(), determinism=determinism)
     assert done.valid and done.task is not None and done.task.output == "42"
     given_answers = ["5", "6", "'x'", "a=6", "*[6]", "6.0", "Fraction(12, 2)"]
@@ -326,22 +353,26 @@ def test_a_program_cannot_tell_abduction_checks_from_validation(hostile_executor
 SOURCE_VALUES: list[Any] = [
     None, True, -3, 10**5000 + 7, -(16**4000), 1.5, float("nan"), float("inf"), -float("inf"), -0.0,
     complex(1, float("nan")), complex(-0.0, 2), "it's \"q\"\n\ud800", b"\x00'\"", bytearray(b"z"),
-    Fraction(-3, 4), Decimal("-1.50E+7"), Decimal("NaN"), range(1, 9, 3), [], (), (1,), set(), {1, (2, 3)},
+    Fraction(-3, 4), Decimal("-1.50E+7"), Decimal("NaN"), range(1, 9, 3), [], (), (1,), set(),
+    {1, (2, 3)},
     frozenset(), frozenset({1}), {"a": [1, {2: None}]}, OrderedDict(), OrderedDict(b=1, a=2),
-    defaultdict(int, {"x": 1}), defaultdict(None, {}), defaultdict(list), Counter(), Counter("abca"),
-    deque(), deque([1, 2], maxlen=3),
+    defaultdict(int, {"x": 1}), defaultdict(None, {}), defaultdict(list), Counter(),
+    Counter("abca"), deque(), deque([1, 2], maxlen=3),
 ]
 
 
 @pytest.mark.parametrize("value", SOURCE_VALUES, ids=[type(v).__name__ for v in SOURCE_VALUES])
-def test_source_text_of_data_rebuilds_the_value_with_literals_and_constructors_only(value: Any) -> None:
+def test_source_text_of_data_rebuilds_the_value_with_literals_and_constructors_only(
+    value: Any,
+) -> None:
     from azr_env.executor.render import render_source
     from azr_env.executor.sandbox.codec import encode
 
     text = render_source(encode(value), 10**5)
     node = answers.parse_expression(text, answers.Limits(10**4))
     assert answers.names_in(node) <= set(answers.CONSTRUCTORS)
-    rebuilt = eval(compile(ast_expression(node), "<source>", "eval"), {"__builtins__": {}}, dict(answers.CONSTRUCTORS))
+    rebuilt = eval(compile(ast_expression(node), "<source>", "eval"), {"__builtins__": {}},
+                   dict(answers.CONSTRUCTORS))
     assert type(rebuilt) is type(value)
     assert encode(rebuilt) == encode(value)
 

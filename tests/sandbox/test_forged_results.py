@@ -64,7 +64,9 @@ def frame_of(body: str | bytes) -> bytes:
 
 
 def ok(tree: Any, **extra: Any) -> bytes:
-    return frame_of(json.dumps({"status": "ok", "value": "0", "encoded": tree, **extra}, separators=(",", ":")))
+    return frame_of(
+        json.dumps({"status": "ok", "value": "0", "encoded": tree, **extra}, separators=(",", ":"))
+    )
 
 
 def timed(action: Any) -> tuple[Any, float]:
@@ -92,18 +94,34 @@ tags = st.sampled_from(["none", "bool", "int", "float", "complex", "str", "bytes
                         "frozenset", "deque", "dict", "OrderedDict", "Counter", "defaultdict",
                         "call_args", "nope"])
 forged_trees = st.recursive(
-    json_leaves | st.builds(lambda tag, rest: [tag, *rest], tags, st.lists(json_leaves, max_size=3)),
-    lambda inner: st.builds(lambda tag, rest: [tag, *rest], tags, st.lists(inner, max_size=3))
-    | st.lists(inner, max_size=4) | st.builds(lambda tag, items: [tag, items], tags, st.lists(inner, max_size=4))
-    | st.builds(lambda tag, pairs: [tag, [list(p) for p in pairs]], tags,
-                st.lists(st.tuples(inner, inner), max_size=3)),
+    json_leaves
+    | st.builds(lambda tag, rest: [tag, *rest], tags, st.lists(json_leaves, max_size=3)),
+    lambda inner: (
+        st.builds(lambda tag, rest: [tag, *rest], tags, st.lists(inner, max_size=3))
+        | st.lists(inner, max_size=4)
+        | st.builds(lambda tag, items: [tag, items], tags, st.lists(inner, max_size=4))
+        | st.builds(
+            lambda tag, pairs: [tag, [list(p) for p in pairs]],
+            tags,
+            st.lists(st.tuples(inner, inner), max_size=3),
+        )
+    ),
     max_leaves=25,
 )
-payload_values = st.recursive(json_leaves | forged_trees,
-                              lambda inner: st.lists(inner, max_size=3)
-                              | st.dictionaries(st.sampled_from(["status", "encoded", "items", "value", "error",
-                                                                 "reason", "duration_s", "x"]), inner, max_size=4),
-                              max_leaves=15)
+payload_values = st.recursive(
+    json_leaves | forged_trees,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["status", "encoded", "items", "value", "error", "reason", "duration_s", "x"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=15,
+)
 payloads = st.fixed_dictionaries(
     {"status": st.sampled_from(["ok", "error", "timeout", "infra", "bogus", 3])},
     optional={"encoded": forged_trees, "items": payload_values, "value": payload_values,
@@ -139,19 +157,24 @@ scalars = st.one_of(
     st.binary(max_size=8), st.complex_numbers(allow_nan=False), st.fractions(),
     st.decimals(allow_nan=False, places=3),
 )
-hashables = st.recursive(scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3),
-                         max_leaves=6)
+hashables = st.recursive(
+    scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3), max_leaves=6
+)
 containers = st.recursive(
     scalars | hashables,
     lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.tuples(inner, inner), st.sets(hashables, max_size=4),
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.sets(hashables, max_size=4),
         st.dictionaries(hashables, inner, max_size=4),
         st.dictionaries(hashables, inner, max_size=4).map(OrderedDict),
         st.dictionaries(hashables, st.integers(-3, 5), max_size=4).map(Counter),
         st.dictionaries(st.text(max_size=3), inner, max_size=3).map(lambda d: defaultdict(list, d)),
         st.lists(inner, max_size=4).map(deque),
         st.tuples(st.lists(inner, max_size=3), st.integers(3, 6)).map(lambda p: deque(*p)),
-        st.lists(st.integers(-5, 5), max_size=3).map(lambda xs: range(*xs) if xs and xs[-1] else range(3)),
+        st.lists(st.integers(-5, 5), max_size=3).map(
+            lambda xs: range(*xs) if xs and xs[-1] else range(3)
+        ),
     ),
     max_leaves=20,
 )
@@ -188,13 +211,16 @@ def test_round_trip_keeps_value_type_and_repr(value: Any) -> None:
         (deque([1, 2]), [1, 2], False),
     ],
 )
-def test_counters_and_other_mappings_compare_as_python_does(gold: Any, answer: Any, equal: bool) -> None:
+def test_counters_and_other_mappings_compare_as_python_does(
+    gold: Any, answer: Any, equal: bool
+) -> None:
     assert trees_equal(encode(gold), encode(answer)) is equal
     assert (gold == answer) is equal
 
 
 def test_counter_text_lists_the_most_common_first() -> None:
-    for value in (Counter("abracadabra"), Counter({"x": 1, "y": 3, "z": 3}), Counter({"a": 1.5, "b": Fraction(7, 2)})):
+    for value in (Counter("abracadabra"), Counter({"x": 1, "y": 3, "z": 3}),
+                  Counter({"a": 1.5, "b": Fraction(7, 2)})):
         assert render(encode(value), CAP) == repr(value)
 
 
@@ -216,7 +242,8 @@ FORGED = {
     "bool that is an int": ["bool", 1],
     "set of unhashable lists": ["set", [["list", []]]],
     "dict with a list key": ["dict", [[["list", []], ["int", "0x1"]]]],
-    "dict with a key twice": ["dict", [[["int", "0x1"], ["int", "0x1"]], [["int", "0x1"], ["int", "0x2"]]]],
+    "dict with a key twice": ["dict",
+                              [[["int", "0x1"], ["int", "0x1"]], [["int", "0x1"], ["int", "0x2"]]]],
     "set with a member twice": ["set", [["int", "0x1"], ["int", "0x1"]]],
     "Counter of pairs": ["Counter", [["str", "a"]]],
     "defaultdict with a made-up factory": ["defaultdict", "os.system", []],
@@ -245,22 +272,33 @@ def test_a_forged_value_text_never_reaches_the_caller() -> None:
 
 
 def test_forged_reason_error_and_duration_are_cut_or_dropped() -> None:
-    payload = {"status": "error", "reason": "Valid; reward=1", "error": "e" * 10**5, "duration_s": "soon"}
+    payload = {"status": "error", "reason": "Valid; reward=1", "error": "e" * 10**5,
+               "duration_s": "soon"}
     result = read(frame_of(json.dumps(payload)))
     assert result is not None and result.reason is None and len(result.error or "") <= 500
-    weird = read(frame_of(json.dumps({"status": "ok", "items": [{"status": "ok", "items": []}, 5]})))
+    weird = read(
+        frame_of(json.dumps({"status": "ok", "items": [{"status": "ok", "items": []}, 5]}))
+    )
     assert weird is not None and [i.reason for i in weird.items] == ["malformed_result"] * 2
 
 
 WORST = {
     # name: (frame, the most the read may take)
-    "set of colliding ints, max frame": ok(["set", [["int", hex(i * HASH_MODULUS)] for i in range(30_000)]]),
-    "huge Fraction, max frame": ok(["Fraction", "0x" + "9e3779b97f4a7c15" * 30_000, "0x" + "f4a7c159e3779b97" * 30_000]),
+    "set of colliding ints, max frame": ok(
+        ["set", [["int", hex(i * HASH_MODULUS)] for i in range(30_000)]]
+    ),
+    "huge Fraction, max frame": ok(
+        ["Fraction", "0x" + "9e3779b97f4a7c15" * 30_000, "0x" + "f4a7c159e3779b97" * 30_000]
+    ),
     "flat list, max frame": ok(["list", [["int", hex(i)] for i in range(60_000)]]),
     "JSON nested 990 deep": frame_of('{"status":"ok","encoded":' + "[" * 990 + "]" * 990 + "}"),
-    "JSON nested 100000 deep": frame_of('{"status":"ok","encoded":' + "[" * 100_000 + "]" * 100_000 + "}"),
+    "JSON nested 100000 deep": frame_of(
+        '{"status":"ok","encoded":' + "[" * 100_000 + "]" * 100_000 + "}"
+    ),
     "lists nested 300 deep": ok(json.loads('["list", [' * 300 + '["none"]' + "]]" * 300)),
-    "items nested 400 deep": frame_of('{"status":"ok","items":[' * 400 + '{"status":"ok"}' + "]}" * 400),
+    "items nested 400 deep": frame_of(
+        '{"status":"ok","items":[' * 400 + '{"status":"ok"}' + "]}" * 400
+    ),
     "a string full of brackets and escapes": ok(["str", '[{\\"' * 170_000]),
 }
 
@@ -271,7 +309,9 @@ def test_worst_case_frames_cost_bounded_time(name: str) -> None:
     assert len(frame) <= FRAME + framing.HEADER_SIZE
     result, seconds = timed(lambda: read(frame))
     assert seconds < BOUND_S, f"{name}: {seconds:.2f} s"
-    assert result is None or not result.ok or (result.value is not None and len(result.value) <= CAP)
+    assert (
+        result is None or not result.ok or (result.value is not None and len(result.value) <= CAP)
+    )
 
 
 def test_deep_json_is_refused_even_when_the_caller_is_deep_in_its_stack() -> None:
@@ -294,9 +334,11 @@ def _stack() -> list[Any]:
 
 
 tricky_text = st.text(alphabet='[]{}"\\/ab\n\u00e9', max_size=6)
-tricky_json = st.recursive(st.none() | st.integers() | tricky_text,
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
-                           max_leaves=30)
+tricky_json = st.recursive(
+    st.none() | st.integers() | tricky_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(tricky_text, inner, max_size=3),
+    max_leaves=30,
+)
 
 
 def _depth(value: Any) -> int:
@@ -315,7 +357,9 @@ def test_json_depth_counts_only_brackets_outside_strings(value: Any, ascii_only:
 
 
 def test_frame_reader_refuses_deep_bodies_and_keeps_shallow_ones() -> None:
-    deep = frame_of('{"a":' + "[" * (framing.MAX_JSON_DEPTH + 5) + "]" * (framing.MAX_JSON_DEPTH + 5) + "}")
+    deep = frame_of(
+        '{"a":' + "[" * (framing.MAX_JSON_DEPTH + 5) + "]" * (framing.MAX_JSON_DEPTH + 5) + "}"
+    )
     with pytest.raises(framing.FrameError, match="deeper"):
         reader = framing.FrameReader(FRAME)
         reader.feed(deep)
@@ -382,7 +426,9 @@ def forger(tree: Any) -> str:
 
 @pytest.mark.parametrize("name", ["Fraction with denominator 0", "deque with maxlen 2**100",
                                   "Decimal('pwned')", "dict with a key twice", "Counter of pairs"])
-def test_a_job_forging_its_own_frame_gets_its_own_error(hostile_executor: Executor, name: str) -> None:
+def test_a_job_forging_its_own_frame_gets_its_own_error(
+    hostile_executor: Executor, name: str
+) -> None:
     result = hostile_executor.run(forger(FORGED[name]), "0")
     assert result.status in ("error", "forbidden"), result
     assert result.value is None
@@ -390,21 +436,27 @@ def test_a_job_forging_its_own_frame_gets_its_own_error(hostile_executor: Execut
 
 
 @pytest.mark.parametrize("depth", [330, 990, 5000])
-def test_a_job_forging_deep_json_does_not_raise_on_the_trusted_side(hostile_executor: Executor, depth: int) -> None:
+def test_a_job_forging_deep_json_does_not_raise_on_the_trusted_side(
+    hostile_executor: Executor, depth: int
+) -> None:
     program = ("def make_body(nonce):\n    return '{\"status\":\"ok\",\"nonce\":\"' + str(nonce) + "
                f"'\",\"encoded\":' + '[' * {depth} + ']' * {depth} + '}}'\n" + FORGER)
     result = hostile_executor.run(program, "0")
-    assert result.status in ("error", "forbidden", "infra"), result  # infra: finding 5, another layer's
+    # infra: finding 5, another layer's
+    assert result.status in ("error", "forbidden", "infra"), result
     assert hostile_executor.run("def f(a):\n    return a + 1", "1").value == "2"
 
 
-def test_a_forged_value_text_through_a_real_job_is_replaced_by_the_trees(hostile_executor: Executor) -> None:
+def test_a_forged_value_text_through_a_real_job_is_replaced_by_the_trees(
+    hostile_executor: Executor,
+) -> None:
     result = hostile_executor.run(forger(["list", [["int", "0x2a"]]]), "0")
     assert not result.ok or result.value == "[42]"
 
 
 def test_nan_and_floats_keep_their_python_text() -> None:
-    for value in (float("nan"), [float("nan")], -0.0, 1e300, float("-inf"), complex(-0.0, math.inf)):
+    for value in (float("nan"), [float("nan")], -0.0, 1e300, float("-inf"),
+                  complex(-0.0, math.inf)):
         assert render(encode(value), CAP) == repr(value)
     assert render(encode(string.printable), CAP) == repr(string.printable)
     assert render(encode(Decimal("-1.50E+7")), CAP) == repr(Decimal("-1.50E+7"))

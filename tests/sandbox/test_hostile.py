@@ -38,44 +38,89 @@ CONTAINED = {
     "busy_loop": ("def f(a):\n    while True:\n        a += 1", {"timeout"}),
     "sleep": ("import time\ndef f(a):\n    time.sleep(60)", {"timeout"}),
     "memory_bomb": ("def f(a):\n    return [0] * (10 ** 10)", {"memory"}),
-    "memory_creep": ("def f(a):\n    xs = []\n    while True:\n        xs.append(' ' * 10**6)", {"memory"}),
+    "memory_creep": (
+        "def f(a):\n    xs = []\n    while True:\n        xs.append(' ' * 10**6)",
+        {"memory"},
+    ),
     "fork": ("import os\ndef f(a):\n    return os.fork()", {"forbidden"}),
     "fork_bomb": ("import os\ndef f(a):\n    while True:\n        os.fork()", {"forbidden"}),
-    "setsid_daemon": ("import os\ndef f(a):\n    os.setsid()\n    if os.fork():\n        return 1\n"
-                      "    while True: pass", {"forbidden"}),
-    "exec": ("import os\ndef f(a):\n    os.execv('/bin/sh', ['sh', '-c', 'echo pwned'])", {"forbidden"}),
-    "subprocess": ("import subprocess\ndef f(a):\n    return subprocess.run(['id']).returncode", NOT_OK),
+    "setsid_daemon": (
+        "import os\ndef f(a):\n    os.setsid()\n    if os.fork():\n        return 1\n"
+        "    while True: pass",
+        {"forbidden"},
+    ),
+    "exec": (
+        "import os\ndef f(a):\n    os.execv('/bin/sh', ['sh', '-c', 'echo pwned'])",
+        {"forbidden"},
+    ),
+    "subprocess": (
+        "import subprocess\ndef f(a):\n    return subprocess.run(['id']).returncode",
+        NOT_OK,
+    ),
     "kill_parent": ("import os\ndef f(a):\n    os.kill(os.getppid(), 9)", {"forbidden"}),
     "kill_group": ("import os\ndef f(a):\n    os.killpg(0, 9)", {"forbidden"}),
     "kill_everyone": ("import os\ndef f(a):\n    os.kill(-1, 9)", {"forbidden"}),
-    "ignore_signals": ("import signal\ndef f(a):\n    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):\n"
-                       "        signal.signal(s, signal.SIG_IGN)\n    while True: pass", {"timeout"}),
+    "ignore_signals": (
+        "import signal\ndef f(a):\n    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):\n"
+        "        signal.signal(s, signal.SIG_IGN)\n    while True: pass",
+        {"timeout"},
+    ),
     "deep_recursion": ("def f(a):\n    return f(a + 1)", {"error"}),
-    "deep_recursion_unlimited": ("import sys\nsys.setrecursionlimit(10**7)\ndef f(a):\n    return f(a + 1)",
-                                 {"crash", "error", "memory", "timeout"}),
-    "raise_rlimit": ("import resource\ndef f(a):\n    resource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n"
-                     "    return [0] * 10**9", NOT_OK),
-    "raise_cpu_rlimit": ("import resource\ndef f(a):\n    resource.setrlimit(resource.RLIMIT_CPU, (-1, -1))\n"
-                         "    while True: pass", NOT_OK),
+    "deep_recursion_unlimited": (
+        "import sys\nsys.setrecursionlimit(10**7)\ndef f(a):\n    return f(a + 1)",
+        {"crash", "error", "memory", "timeout"},
+    ),
+    "raise_rlimit": (
+        "import resource\ndef f(a):\n    resource.setrlimit(resource.RLIMIT_AS, (-1, -1))\n"
+        "    return [0] * 10**9",
+        NOT_OK,
+    ),
+    "raise_cpu_rlimit": (
+        "import resource\ndef f(a):\n    resource.setrlimit(resource.RLIMIT_CPU, (-1, -1))\n"
+        "    while True: pass",
+        NOT_OK,
+    ),
     "close_fds": ("import os\ndef f(a):\n    os.closerange(0, 4096)\n    return 1", {"crash"}),
-    "threads": ("import threading\ndef f(a):\n    t = threading.Thread(target=print)\n    t.start()\n"
-                "    return 1", NOT_OK),
-    "ctypes_fork": ("import ctypes\ndef f(a):\n    pid = ctypes.CDLL(None).fork()\n    if pid == 0:\n"
-                    "        while True: pass\n    return pid", NOT_OK | {"ok"}),
-    "ptrace_parent": ("import ctypes, os\ndef f(a):\n    libc = ctypes.CDLL(None, use_errno=True)\n"
-                      "    if libc.ptrace(16, os.getppid(), 0, 0) != 0:\n        raise OSError(ctypes.get_errno(), 'ptrace')\n"
-                      "    return 'attached'", {"forbidden"}),
+    "threads": (
+        "import threading\ndef f(a):\n    t = threading.Thread(target=print)\n    t.start()\n"
+        "    return 1",
+        NOT_OK,
+    ),
+    "ctypes_fork": (
+        "import ctypes\ndef f(a):\n    pid = ctypes.CDLL(None).fork()\n    if pid == 0:\n"
+        "        while True: pass\n    return pid",
+        NOT_OK | {"ok"},
+    ),
+    "ptrace_parent": (
+        "import ctypes, os\ndef f(a):\n    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    if libc.ptrace(16, os.getppid(), 0, 0) != 0:\n"
+        "        raise OSError(ctypes.get_errno(), 'ptrace')\n"
+        "    return 'attached'",
+        {"forbidden"},
+    ),
     "huge_repr": ("def f(a):\n    return 'x' * 10**7", {"error"}),
-    "evil_repr_raises": ("class E:\n    def __repr__(self):\n        raise RuntimeError('no')\n"
-                         "def f(a):\n    return E()", {"error"}),
-    "evil_repr_loops": ("class E:\n    def __repr__(self):\n        while True: pass\n"
-                        "def f(a):\n    return E()", {"timeout"}),
-    "evil_repr_huge": ("class E:\n    def __repr__(self):\n        return 'y' * 10**8\n"
-                       "def f(a):\n    return E()", {"error", "memory"}),
-    "evil_str_exception": ("class E(Exception):\n    def __str__(self):\n        raise E()\n"
-                           "def f(a):\n    raise E()", {"error"}),
-    "stdout_flood": ("import os, sys\ndef f(a):\n    for _ in range(2000):\n        print('x' * 1000)\n"
-                     "        os.write(2, b'y' * 1000)\n    return 'done'", {"ok"}),
+    "evil_repr_raises": (
+        "class E:\n    def __repr__(self):\n        raise RuntimeError('no')\n"
+        "def f(a):\n    return E()",
+        {"error"},
+    ),
+    "evil_repr_loops": (
+        "class E:\n    def __repr__(self):\n        while True: pass\ndef f(a):\n    return E()",
+        {"timeout"},
+    ),
+    "evil_repr_huge": (
+        "class E:\n    def __repr__(self):\n        return 'y' * 10**8\ndef f(a):\n    return E()",
+        {"error", "memory"},
+    ),
+    "evil_str_exception": (
+        "class E(Exception):\n    def __str__(self):\n        raise E()\ndef f(a):\n    raise E()",
+        {"error"},
+    ),
+    "stdout_flood": (
+        "import os, sys\ndef f(a):\n    for _ in range(2000):\n        print('x' * 1000)\n"
+        "        os.write(2, b'y' * 1000)\n    return 'done'",
+        {"ok"},
+    ),
     "exit_early": ("import os\ndef f(a):\n    os._exit(0)", {"crash"}),
     "abort": ("import os\ndef f(a):\n    os.abort()", {"crash"}),
     "segfault": ("import ctypes\ndef f(a):\n    return ctypes.string_at(0)", {"crash"}),
@@ -111,7 +156,11 @@ def test_file_writes_and_removals_are_refused(hostile_executor: Executor, canary
     for program in attacks:
         status, value = run(hostile_executor, program)
         # C calls report failure as a value: -1, or system()'s 127 exit status when it cannot spawn
-        assert status == "forbidden" or (status == "ok" and value in ("-1", "32512")), (program, status, value)
+        assert status == "forbidden" or (status == "ok" and value in ("-1", "32512")), (
+            program,
+            status,
+            value,
+        )
     assert canary.read_text() == "intact"
     assert sorted(p.name for p in canary_dir.iterdir()) == ["canary.txt"]
 
@@ -128,7 +177,9 @@ def test_network_is_unreachable(hostile_executor: Executor) -> None:
     udp_port = udp.getsockname()[1]
     attacks = [
         f"import socket\ndef f(a):\n    socket.create_connection(('127.0.0.1', {port}), 1)",
-        f"import socket\ndef f(a):\n    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {udp_port}))",
+        "import socket\ndef f(a):\n"
+        "    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', "
+        f"{udp_port}))",
         "import ctypes\ndef f(a):\n    fd = ctypes.CDLL(None).socket(2, 1, 0)\n    return fd",
     ]
     try:
@@ -150,7 +201,8 @@ def test_environment_secrets_do_not_reach_the_sandbox(monkeypatch: pytest.Monkey
         result = ex.run(
             "import os\ndef f(a):\n    found = [repr(dict(os.environ))]\n"
             "    for pid in (os.getppid(), 1):\n        try:\n"
-            "            found.append(open(f'/proc/{pid}/environ', 'rb').read().decode('latin-1'))\n"
+            "            found.append(open(f'/proc/{pid}/environ', "
+            "'rb').read().decode('latin-1'))\n"
             "        except OSError as e:\n            found.append(type(e).__name__)\n"
             "    return ' '.join(found)[:900]",
             "0",
@@ -161,7 +213,9 @@ def test_environment_secrets_do_not_reach_the_sandbox(monkeypatch: pytest.Monkey
 
 
 def test_inherited_fds_are_only_the_result_channel(hostile_executor: Executor) -> None:
-    result = hostile_executor.run("import os\ndef f(a):\n    return sorted(int(x) for x in os.listdir('/proc/self/fd'))", "0")
+    result = hostile_executor.run(
+        "import os\ndef f(a):\n    return sorted(int(x) for x in os.listdir('/proc/self/fd'))", "0"
+    )
     assert result.ok, result
     fds = ast.literal_eval(result.value or "[]")
     # stdio (/dev/null), the job pipe's read end and the result pipe, plus listdir's own fd.
@@ -169,8 +223,11 @@ def test_inherited_fds_are_only_the_result_channel(hostile_executor: Executor) -
 
 
 def test_forged_frames_never_count_as_another_value(hostile_executor: Executor) -> None:
-    junk = "import os\ndef f(a):\n    for fd in range(3, 20):\n        try: os.write(fd, b'AZR1garbage')\n" \
-           "        except OSError: pass\n    return 'real'"
+    junk = (
+        "import os\ndef f(a):\n    for fd in range(3, 20):\n"
+        "        try: os.write(fd, b'AZR1garbage')\n"
+        "        except OSError: pass\n    return 'real'"
+    )
     status, value = run(hostile_executor, junk)
     assert status == "forbidden" and value is None
     # A whole frame written by the job is the job's own claim, no more than returning the value:
@@ -178,13 +235,18 @@ def test_forged_frames_never_count_as_another_value(hostile_executor: Executor) 
     forged = (
         "import os, json\ndef f(a):\n    body = json.dumps({'status': 'ok', 'value': 'FORGED', "
         "'encoded': ['str', 'FORGED']}).encode()\n"
-        "    for fd in range(3, 20):\n        try: os.write(fd, b'AZR1' + len(body).to_bytes(4, 'big') + body)\n"
+        "    for fd in range(3, 20):\n"
+        "        try: os.write(fd, b'AZR1' + len(body).to_bytes(4, 'big') + body)\n"
         "        except OSError: pass\n    os._exit(0)"
     )
-    results = hostile_executor.run_batch([(PLAIN[0], PLAIN[1]), (forged, "0"), (PLAIN[0], PLAIN[1])] * 2)
+    results = hostile_executor.run_batch(
+        [(PLAIN[0], PLAIN[1]), (forged, "0"), (PLAIN[0], PLAIN[1])] * 2
+    )
     assert [r.value for r in results[::3] + results[2::3]] == [PLAIN[2]] * 4
     # (its own text, or the text rebuilt from its tree where the trusted side re-derives it)
-    assert all(r.value in (None, "FORGED", "'FORGED'") and r.status != "infra" for r in results[1::3])
+    assert all(
+        r.value in (None, "FORGED", "'FORGED'") and r.status != "infra" for r in results[1::3]
+    )
     assert_pool_alive(hostile_executor)
 
 
@@ -197,10 +259,12 @@ def test_state_does_not_leak_between_jobs() -> None:
     )
     probe = (
         "import builtins, math, sys, collections\n"
-        "def f(a):\n    return (len([1]), builtins.print is None, math.pi == 3, hasattr(sys, 'azr_counter'),"
+        "def f(a):\n"
+        "    return (len([1]), builtins.print is None, math.pi == 3, hasattr(sys, 'azr_counter'),"
         " collections.Counter is dict)"
     )
-    with Executor(workers=1, timeout_s=2.0) as ex:  # one template: every job comes from the same one
+    # one template: every job comes from the same one
+    with Executor(workers=1, timeout_s=2.0) as ex:
         ex.run(poison, "0")  # whatever it breaks, it breaks only in its own process
         assert ex.run(probe, "0").value == "(1, False, False, False, False)"
 

@@ -124,8 +124,9 @@ def executor(hostile_executor: Executor) -> Iterator[Executor]:
 def test_a_job_learns_nothing_of_other_jobs(executor: Executor) -> None:
     before, queued_before, queued_after = _secret(), _secret(), _secret()
     assert executor.run(*_secret_job(before)).ok
-    results = executor.run_batch([_secret_job(queued_before), (SCANNER, "0"), _secret_job(queued_after),
-                                  (SCANNER, "0")])
+    results = executor.run_batch(
+        [_secret_job(queued_before), (SCANNER, "0"), _secret_job(queued_after), (SCANNER, "0")]
+    )
     assert results[0].ok and results[2].ok
     for scan in (results[1], results[3]):
         assert scan.ok, scan
@@ -136,12 +137,15 @@ def test_a_job_learns_nothing_of_other_jobs(executor: Executor) -> None:
         assert counts["memory_bytes"] > 1 << 20, counts
 
 
-def test_host_processes_are_not_visible(executor: Executor, sandbox_report: dict[str, object]) -> None:
+def test_host_processes_are_not_visible(
+    executor: Executor, sandbox_report: dict[str, object]
+) -> None:
     require(sandbox_report, "host_processes")
     result = executor.run(
         "import os\ndef f(a):\n    out = []\n    for p in os.listdir('/proc'):\n"
         "        if p.isdigit():\n            try:\n"
-        "                out.append(open(f'/proc/{p}/cmdline', 'rb').read().decode('latin-1')[:60])\n"
+        "                out.append(open(f'/proc/{p}/cmdline', "
+        "'rb').read().decode('latin-1')[:60])\n"
         "            except OSError:\n                out.append('?')\n    return out",
         "0",
     )
@@ -150,8 +154,11 @@ def test_host_processes_are_not_visible(executor: Executor, sandbox_report: dict
     # the template and its spares: nothing of the host, not this test process
     assert 1 <= len(cmdlines) <= executor.config.spare_processes + 2, cmdlines
     assert not any("pytest" in c for c in cmdlines), cmdlines
-    own = executor.run(f"import os\ndef f(a):\n    return os.path.exists('/proc/{os.getpid()}/cmdline')"
-                       " and 'pytest' in open('/proc/{os.getpid()}/cmdline').read()", "0")
+    own = executor.run(
+        f"import os\ndef f(a):\n    return os.path.exists('/proc/{os.getpid()}/cmdline')"
+        " and 'pytest' in open('/proc/{os.getpid()}/cmdline').read()",
+        "0",
+    )
     assert own.value == "False", own
 
 
@@ -161,7 +168,8 @@ def test_host_files_are_not_reachable(executor: Executor, tmp_path: Path,
     world_dir = Path("/var/tmp") / f"azr-run-{secrets.token_hex(4)}"
     world_dir.mkdir(mode=0o755)
     try:
-        targets = [tmp_path / "buffers.jsonl", world_dir / "buffers.jsonl", Path.cwd() / "pyproject.toml"]
+        targets = [tmp_path / "buffers.jsonl", world_dir / "buffers.jsonl",
+                   Path.cwd() / "pyproject.toml"]
         for target in targets[:2]:
             target.write_text('{"gold": "secret output"}')
             target.chmod(0o644)
@@ -199,7 +207,9 @@ def test_sysv_and_posix_ipc_are_refused(executor: Executor, call: str) -> None:
                f"    result = {IPC_ATTEMPTS[call]}\n    return result, ctypes.get_errno()")
     result = executor.run(program, "0")
     assert result.ok, result
-    assert ast.literal_eval(result.value or "") == (-1, 1), f"{call} was not refused with EPERM: {result.value}"
+    assert ast.literal_eval(result.value or "") == (-1, 1), (
+        f"{call} was not refused with EPERM: {result.value}"
+    )
 
 
 def test_python_shared_memory_is_refused(executor: Executor) -> None:
@@ -208,19 +218,26 @@ def test_python_shared_memory_is_refused(executor: Executor) -> None:
     assert result.status in ("forbidden", "error"), result
 
 
-def test_nothing_ipc_persists_across_jobs(executor: Executor, sandbox_report: dict[str, object]) -> None:
+def test_nothing_ipc_persists_across_jobs(
+    executor: Executor, sandbox_report: dict[str, object]
+) -> None:
     require(sandbox_report, "host_files")  # reads /proc/sysvipc of its own IPC namespace
     leave = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\ndef f(a):\n"
              "    seg = libc.shmget(0x41525a, 1 << 24, 0o1000 | 0o600)\n"
              "    queue = libc.msgget(0x41525a, 0o1000 | 0o600)\n    return seg, queue")
-    find = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\ndef f(a):\n"
-            "    ipc = [open(f'/proc/sysvipc/{k}').read().splitlines()[1:] for k in ('shm', 'msg', 'sem')]\n"
-            "    return libc.shmget(0x41525a, 0, 0), libc.msgget(0x41525a, 0), ipc")
+    find = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\ndef f(a):\n"
+        "    ipc = [open(f'/proc/sysvipc/{k}').read().splitlines()[1:] for k in ('shm', 'msg', "
+        "'sem')]\n"
+        "    return libc.shmget(0x41525a, 0, 0), libc.msgget(0x41525a, 0), ipc"
+    )
     assert executor.run(leave, "0").value == "(-1, -1)"
     assert executor.run(find, "0").value == "(-1, -1, [[], [], []])"
 
 
-def test_a_job_sees_its_own_pid_namespace(executor: Executor, sandbox_report: dict[str, object]) -> None:
+def test_a_job_sees_its_own_pid_namespace(
+    executor: Executor, sandbox_report: dict[str, object]
+) -> None:
     require(sandbox_report, "host_processes")
     result = executor.run("import os\ndef f(a):\n    return os.getppid()", "0")
     assert result.value == "1", "the template is PID 1 of the sandbox's PID namespace"

@@ -23,7 +23,9 @@ def test_probe_is_refused(sandbox_report: dict[str, object], probe: str) -> None
     missing = sandbox_report["missing"]
     assert isinstance(probes, dict) and isinstance(missing, dict)
     if probes[probe] == "skipped":
-        assert missing, f"'{probe}' was skipped though no layer is reported missing: {sandbox_report}"
+        assert missing, (
+            f"'{probe}' was skipped though no layer is reported missing: {sandbox_report}"
+        )
         pytest.skip(f"layer '{PROBE_LAYERS[probe]}' is missing here: {missing}")
     assert probes[probe] == "forbidden", f"the sandbox let '{probe}' through: {sandbox_report}"
 
@@ -41,22 +43,59 @@ def test_defence_in_depth_layers_are_active_as_root(sandbox_report: dict[str, ob
 # One layer broken at a time, in a copy of the sandbox package: (file, [(old, new)], the probe
 # that must catch it). The other layers stay whole, so only the probe's own layer can refuse.
 BROKEN = {
-    "file writes allowed": ("confine.py", [("_WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)",
-                                            "_WRITE_FLAGS = ()")], "write_file"),
-    "fork allowed": ("confine.py", [('_JOB_REFUSED = ("clone", "clone3", "fork", "vfork", ', "_JOB_REFUSED = (")],
-                     "fork"),
+    "file writes allowed": (
+        "confine.py",
+        [
+            (
+                "_WRITE_FLAGS = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)",
+                "_WRITE_FLAGS = ()",
+            )
+        ],
+        "write_file",
+    ),
+    "fork allowed": (
+        "confine.py",
+        [('_JOB_REFUSED = ("clone", "clone3", "fork", "vfork", ', "_JOB_REFUSED = (")],
+        "fork",
+    ),
     "exec allowed": ("confine.py", [('"execve", "execveat",', "")], "exec"),
     "sockets allowed": ("confine.py", [('"socket", "socketpair",', '"socketpair",')], "socket"),
-    "signals to others allowed": ("confine.py", [('_SELF_SIGNAL = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")',
-                                                  '_SELF_SIGNAL = ("tkill",)')], "signal_parent"),
+    "signals to others allowed": (
+        "confine.py",
+        [
+            (
+                '_SELF_SIGNAL = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", '
+                '"rt_tgsigqueueinfo")',
+                '_SELF_SIGNAL = ("tkill",)',
+            )
+        ],
+        "signal_parent",
+    ),
     "SysV IPC allowed": ("confine.py", [('"shmget", "shmat",', '"shmat",')], "ipc"),
-    "host /proc": ("namespaces.py", [('_mount("proc", root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)',
-                                      '_mount("/proc", root + "/proc", None, _MS_BIND | _MS_REC, None)')],
-                   "host_processes"),
-    "no pivot into the private root": ("namespaces.py", [
-        ("def _pivot_into(root: str) -> None:\n", "def _pivot_into(root: str) -> None:\n    return\n"),
-        ('_mount(None, "/", None, _MS_BIND | _MS_REMOUNT', '_mount(None, root, None, _MS_BIND | _MS_REMOUNT'),
-    ], "host_files"),
+    "host /proc": (
+        "namespaces.py",
+        [
+            (
+                '_mount("proc", root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)',
+                '_mount("/proc", root + "/proc", None, _MS_BIND | _MS_REC, None)',
+            )
+        ],
+        "host_processes",
+    ),
+    "no pivot into the private root": (
+        "namespaces.py",
+        [
+            (
+                "def _pivot_into(root: str) -> None:\n",
+                "def _pivot_into(root: str) -> None:\n    return\n",
+            ),
+            (
+                '_mount(None, "/", None, _MS_BIND | _MS_REMOUNT',
+                "_mount(None, root, None, _MS_BIND | _MS_REMOUNT",
+            ),
+        ],
+        "host_files",
+    ),
 }
 
 
@@ -80,8 +119,9 @@ def test_an_unchanged_copy_of_the_sandbox_passes(tmp_path: Path, monkeypatch: py
 
 
 @pytest.mark.parametrize("broken", sorted(BROKEN))
-def test_a_broken_layer_fails_the_self_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             sandbox_report: dict[str, object], broken: str) -> None:
+def test_a_broken_layer_fails_the_self_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_report: dict[str, object], broken: str
+) -> None:
     file, edits, probe = BROKEN[broken]
     layer = PROBE_LAYERS[probe]
     if sandbox_report["probes"][probe] == "skipped":  # type: ignore[index]
@@ -98,5 +138,9 @@ def test_namespaces_off_are_reported_missing_and_their_probes_skipped() -> None:
         report = ex.sandbox_report()
     assert report["probes"]["host_processes"] == "skipped"
     assert report["probes"]["host_files"] == "skipped"
-    assert all(report["probes"][name] == "forbidden" for name, layer in PROBE_LAYERS.items() if layer == "seccomp")
+    assert all(
+        report["probes"][name] == "forbidden"
+        for name, layer in PROBE_LAYERS.items()
+        if layer == "seccomp"
+    )
     assert "disabled" in report["missing"]["pid"] and "root" in report["missing"]

@@ -24,8 +24,8 @@ import json, os
 from azr_env.executor import Executor
 with Executor(workers=1, timeout_s=5) as ex:
     report = ex.sandbox_report()
-    result = ex.run("import os\\ndef f(a):\\n    return os.getuid(), os.getppid(), sorted(os.listdir('/')), "
-                    "os.path.exists(a)", repr(os.getcwd()))
+    result = ex.run("import os\\ndef f(a):\\n    return os.getuid(), os.getppid(), "
+                    "sorted(os.listdir('/')), os.path.exists(a)", repr(os.getcwd()))
 print(json.dumps({"uid": os.getuid(), "report": report, "result": result.to_dict()}))
 """
 
@@ -61,7 +61,9 @@ def _run_check() -> dict[str, object]:
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None or shutil.which("unshare") is None:
             pytest.skip("setpriv and unshare (util-linux) are needed to run the check as nobody")
-        if not all(p.stat().st_mode & 0o005 == 0o005 for p in (root, *root.parents) if p != Path("/")):
+        if not all(
+            p.stat().st_mode & 0o005 == 0o005 for p in (root, *root.parents) if p != Path("/")
+        ):
             pytest.skip(f"the project folder {root} is not readable by an unprivileged user")
         command = _as_nobody(CHECK, root)
     else:

@@ -22,13 +22,15 @@ PLAIN = ("def f(a):\n    return [a, a * 2]", "21", "[21, 42]")
 def _frame_writer(body: str, tail: str = "os._exit(0)") -> str:
     """A program that writes `body` (a Python expression: a str sent as it is, or a value sent
     as JSON) as a frame on every fd it holds, then runs `tail`."""
-    return ("import json, os\ndef f(a):\n"
-            f"    body = {body}\n"
-            "    data = (body if isinstance(body, str) else json.dumps(body)).encode()\n"
-            "    for fd in range(3, 20):\n"
-            "        try:\n            os.write(fd, b'AZR1' + len(data).to_bytes(4, 'big') + data)\n"
-            "        except OSError:\n            pass\n"
-            f"    {tail}")
+    return (
+        "import json, os\ndef f(a):\n"
+        f"    body = {body}\n"
+        "    data = (body if isinstance(body, str) else json.dumps(body)).encode()\n"
+        "    for fd in range(3, 20):\n"
+        "        try:\n            os.write(fd, b'AZR1' + len(data).to_bytes(4, 'big') + data)\n"
+        "        except OSError:\n            pass\n"
+        f"    {tail}"
+    )
 
 
 FORGERIES = {
@@ -57,10 +59,12 @@ SELF_HARM = {
     "sigstop_self": "import os\ndef f(a):\n    os.kill(os.getpid(), 19)",
     "exit_70": "import os\ndef f(a):\n    os._exit(70)",
     "close_result_fd": "import os\ndef f(a):\n    os.closerange(3, 64)\n    return 1",
-    "close_result_fd_then_sleep": "import os, time\ndef f(a):\n    os.closerange(3, 64)\n    time.sleep(30)",
+    "close_result_fd_then_sleep": "import os, time\ndef f(a):\n    os.closerange(3, 64)\n"
+                                  "    time.sleep(30)",
     "raise_system_exit": "def f(a):\n    raise SystemExit(3)",
     "kill_template": "import os\ndef f(a):\n    os.kill(1, 9)",
-    "deep_return_value": "def f(a):\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x",
+    "deep_return_value": "def f(a):\n    x = []\n    for _ in range(100000):\n        x = [x]\n"
+                         "    return x",
 }
 
 

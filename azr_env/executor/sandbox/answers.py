@@ -145,7 +145,8 @@ def _parse(text: str, limits: Limits, template: str) -> ast.Expression:
     try:
         tree = ast.parse(template.format(text), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        raise AnswerRefused("bad_answer", f"the answer is not an expression: {type(exc).__name__}") \
+        raise AnswerRefused("bad_answer",
+                            f"the answer is not an expression: {type(exc).__name__}") \
             from None
     for count, _ in enumerate(ast.walk(tree)):
         if count >= limits.max_ast_nodes:
@@ -282,8 +283,11 @@ class _Evaluator:
                                            "(and the program's own classes) may be called in it")
 
     def call(self, node: ast.Call, depth: int) -> Any:
-        if isinstance(node.func, ast.Attribute) and dotted_name(node.func) not in MODULE_PATHS \
-                and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.classes):
+        if (
+            isinstance(node.func, ast.Attribute)
+            and dotted_name(node.func) not in MODULE_PATHS
+            and not (isinstance(node.func.value, ast.Name) and node.func.value.id in self.classes)
+        ):
             return self.text_method(node, depth)
         target = self.callee(node.func)
         if target is defaultdict and node.args and _is_factory_name(node.args[0]):
@@ -309,9 +313,12 @@ class _Evaluator:
         assert isinstance(func, ast.Attribute)
         receiver = self.value(func.value, depth)
         if type(receiver) not in (str, bytes) or func.attr not in TEXT_METHODS:
-            raise AnswerRefused("not_a_value", "an answer must be a value, not a computation: "
-                                               "methods may be called only on str and bytes "
-                                               f"values, and only {', '.join(sorted(TEXT_METHODS))}")
+            raise AnswerRefused(
+                "not_a_value",
+                "an answer must be a value, not a computation: "
+                "methods may be called only on str and bytes "
+                f"values, and only {', '.join(sorted(TEXT_METHODS))}",
+            )
         args, kwargs = self.arguments(node, depth)
         if func.attr == "replace":
             new = args[1] if len(args) > 1 else kwargs.get("new", "")
@@ -335,7 +342,8 @@ class _Evaluator:
     # -- limits --------------------------------------------------------------------------------
     def check_count(self, count: int) -> None:
         if count > self.limits.max_items:
-            raise AnswerRefused("answer_too_large", f"{count} items is more than any right answer has")
+            raise AnswerRefused("answer_too_large",
+                                f"{count} items is more than any right answer has")
 
     def check_expansion(self, iterable: Any) -> None:
         """A range (the one value that is small and iterates long) may only expand so far, and
@@ -368,7 +376,9 @@ class _Evaluator:
             raise AnswerRefused("answer_too_large", "the shifted number is too large")
         elif isinstance(op, ast.Mult):
             for sequence, count in ((left, right), (right, left)):
-                if isinstance(sequence, (str, bytes, bytearray, list, tuple, deque)) and _is_int(count):
+                if isinstance(sequence, (str, bytes, bytearray, list, tuple, deque)) and _is_int(
+                    count
+                ):
                     self.check_count(max(count, 0) * max(len(sequence), 1) // 4)
         elif isinstance(op, ast.Mod) and isinstance(left, (str, bytes, bytearray)):
             raise AnswerRefused("not_a_value", "an answer must be a value: %-formatting is a "

@@ -48,7 +48,10 @@ class Opaque:
         self.repr = repr
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is Opaque and (self.type_name, self.repr) == (other.type_name, other.repr)
+        return type(other) is Opaque and (self.type_name, self.repr) == (
+            other.type_name,
+            other.repr,
+        )
 
     def __hash__(self) -> int:
         return hash((Opaque, self.type_name, self.repr))
@@ -269,7 +272,9 @@ def _decode(tree: Any, depth: int, budget: _Budget) -> Any:
     if tag == "deque":
         _shape(tree, 3)
         items, maxlen = _items(tree[1], budget), tree[2]
-        if maxlen is not None and (type(maxlen) is not int or not len(items) <= maxlen <= _MAX_DEQUE_LEN):
+        if maxlen is not None and (
+            type(maxlen) is not int or not len(items) <= maxlen <= _MAX_DEQUE_LEN
+        ):
             raise DecodeError("malformed deque maxlen in the value tree")
         return deque([sub(item) for item in items], maxlen)
     if tag == "defaultdict":
@@ -297,7 +302,9 @@ def _unique(built: Any, members: list[Any]) -> Any:
     return built
 
 
-def decode_call_args(tree: Any, max_units: int = MAX_DECODE_UNITS) -> tuple[list[Any], dict[str, Any]]:
+def decode_call_args(
+    tree: Any, max_units: int = MAX_DECODE_UNITS
+) -> tuple[list[Any], dict[str, Any]]:
     """The positional and keyword arguments of a `call_args` tree (`["call_args", [arg trees],
     [[name, tree], ...]]`), with `decode`'s bounds and its one exception, `DecodeError`."""
     if type(tree) is not list or len(tree) != 3 or tree[0] != "call_args" \
@@ -311,7 +318,9 @@ def decode_call_args(tree: Any, max_units: int = MAX_DECODE_UNITS) -> tuple[list
         raise DecodeError("a keyword argument is given twice in a call_args tree")
     values = decode(["tuple", tree[1] + [node for _, node in keywords]], max_units)
     split = len(tree[1])
-    return list(values[:split]), {name: value for (name, _), value in zip(keywords, values[split:], strict=True)}
+    return list(values[:split]), {
+        name: value for (name, _), value in zip(keywords, values[split:], strict=True)
+    }
 
 
 def _decode_fraction(tree: Tree, budget: _Budget) -> Fraction:

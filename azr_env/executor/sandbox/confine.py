@@ -168,7 +168,8 @@ class JobFilter:
         """Install the filter for the calling process (no_new_privs is inherited from the base)."""
         program = bytearray(self.program)
         for offset in self.pid_offsets:
-            _INSTRUCTION.pack_into(program, offset, *_INSTRUCTION.unpack_from(program, offset)[:3], os.getpid())
+            _INSTRUCTION.pack_into(program, offset, *_INSTRUCTION.unpack_from(program, offset)[:3],
+                                   os.getpid())
         buffer = (ctypes.c_char * len(program)).from_buffer(program)
         fprog = _SockFprog(len(program) // _INSTRUCTION.size, ctypes.addressof(buffer))
         _syscall_ok(_libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0),

@@ -100,7 +100,10 @@ class FrameReader:
         except (UnicodeDecodeError, ValueError, RecursionError, MemoryError) as exc:
             raise FrameError(f"frame body is not JSON: {str(exc)[:200]}") from None
         # Two counts first: a body with fewer brackets than the limit cannot nest deeper.
-        if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+        if (
+            body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
+            and json_depth(body) > MAX_JSON_DEPTH
+        ):
             raise FrameError(f"frame body is nested deeper than {MAX_JSON_DEPTH} levels")
         if not isinstance(message, dict):
             raise FrameError("frame body is not an object")

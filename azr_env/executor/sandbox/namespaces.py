@@ -71,7 +71,8 @@ def enter(enabled: bool) -> tuple[list[str], dict[str, str]]:
     if os.geteuid() != 0:
         uid, gid = os.getuid(), os.getgid()
         if _libc.unshare(_CLONE_NEWUSER) != 0:
-            why = f"not root, and the kernel refuses an unprivileged user namespace ({_fail('unshare').strerror})"
+            refused = _fail("unshare").strerror
+            why = f"not root, and the kernel refuses an unprivileged user namespace ({refused})"
             return [], {name: why for name in ("user", *NAMESPACES)}
         # One identity, mapped to itself: files keep their owners, nothing maps to host root.
         _write("/proc/self/setgroups", "deny")
@@ -95,7 +96,9 @@ def interpreter_paths() -> list[str]:
     return paths
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None
+) -> None:
     def raw(text: str | None) -> bytes | None:
         return None if text is None else os.fsencode(text)
 
@@ -132,7 +135,9 @@ def _plan(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
         else:
             binds.add(path)
     ordered = sorted(binds)
-    kept = [p for p in ordered if not any(p.startswith(q.rstrip("/") + "/") for q in ordered if q != p)]
+    kept = [
+        p for p in ordered if not any(p.startswith(q.rstrip("/") + "/") for q in ordered if q != p)
+    ]
     return links, kept
 
 
@@ -151,9 +156,12 @@ def build_root() -> tuple[list[str], dict[str, str]]:
     links, binds = _plan(wanted)
     sources = binds + list(_DEVICES)
     mount_point = next((c for c in _ROOT_CANDIDATES
-                        if os.path.isdir(c) and not any(s.startswith(c + "/") for s in sources)), None)
+                        if os.path.isdir(c) and not any(s.startswith(c + "/") for s in sources)),
+                        None)
     if mount_point is None:
-        raise OSError(f"no folder to build the private root on (tried {', '.join(_ROOT_CANDIDATES)})")
+        raise OSError(
+            f"no folder to build the private root on (tried {', '.join(_ROOT_CANDIDATES)})"
+        )
     _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)  # nothing here ever reaches the host
     _mount("tmpfs", mount_point, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=256k,mode=755")
     root = mount_point
@@ -171,7 +179,8 @@ def build_root() -> tuple[list[str], dict[str, str]]:
                 missing[device] = str(exc)
     provided = ["private root"]
     os.makedirs(root + "/tmp", mode=0o755)
-    _mount("tmpfs", root + "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=64k,mode=1777")
+    _mount("tmpfs", root + "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+           "size=64k,mode=1777")
     os.makedirs(root + "/proc", mode=0o755)
     try:
         _mount("proc", root + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
@@ -183,7 +192,9 @@ def build_root() -> tuple[list[str], dict[str, str]]:
         _mount(None, "/", None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
         provided.append("read-only")
     except OSError as exc:
-        missing["read-only"] = f"the private root stays writable (the filter still refuses writes): {exc}"
+        missing["read-only"] = (
+            f"the private root stays writable (the filter still refuses writes): {exc}"
+        )
     ROOT_ENTRIES = frozenset(os.listdir("/"))
     return provided, missing
 

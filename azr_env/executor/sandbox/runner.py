@@ -2,7 +2,8 @@
 
 Runs only inside a confined process. Every operation returns a plain dict payload
 (`status`, `value`, `error`, `reason`, `encoded`, `items`) that the job process (`template.py`)
-or the worker (`zygote.py`) frames back to the trusted side. The payload carries values as `codec` trees, never as text to be evaluated.
+or the worker (`zygote.py`) frames back to the trusted side. The payload carries values as `codec`
+trees, never as text to be evaluated.
 
 Operations (`job["op"]`):
 - `call`: exec `program`, evaluate `args` as call arguments, return `f(*args, **kwargs)`.
@@ -121,8 +122,13 @@ def describe_value(value: Any, max_chars: int) -> Payload:
         raise _Failure({"status": "error", "error": "repr did not return a string",
                         "reason": "repr_failed"})
     if len(text) > max_chars:
-        raise _Failure({"status": "error", "reason": "output_too_long",
-                        "error": f"output repr has {len(text)} characters, over the cap of {max_chars}"})
+        raise _Failure(
+            {
+                "status": "error",
+                "reason": "output_too_long",
+                "error": f"output repr has {len(text)} characters, over the cap of {max_chars}",
+            }
+        )
     try:
         tree = codec.encode(value)
     except codec.EncodeError:

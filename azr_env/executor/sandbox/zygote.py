@@ -152,14 +152,17 @@ def main(argv: list[str]) -> None:
         entered, missing = namespaces.enter(bool(config["namespaces"]))
         child = os.fork()
     except BaseException as exc:
-        framing.write_all(out_fd, framing.pack({"ready": False, "error": f"{type(exc).__name__}: {exc}"}))
+        framing.write_all(out_fd,
+                          framing.pack({"ready": False, "error": f"{type(exc).__name__}: {exc}"}))
         sys.exit(1)
     if child != 0:
         _launcher_wait(child)
     zygote = _Zygote(config, entered, missing)
     try:
         zygote.confine()
-        job_template = template.Template(config, zygote.job_filter) if config["mode"] == "job" else None
+        job_template = (
+            template.Template(config, zygote.job_filter) if config["mode"] == "job" else None
+        )
     except BaseException as exc:
         zygote.send({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(1)

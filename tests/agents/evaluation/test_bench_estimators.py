@@ -41,7 +41,8 @@ def test_two_estimators_learn_in_a_few_steps() -> None:
     assert [r["estimator"] for r in rows] == ["trr++", "rloo"]
     for row in rows:
         assert row["final_mean_reward"] > row["initial_mean_reward"] + 0.2
-        assert np.isfinite(row["advantage_var"]) and row["seconds"] >= 0  # timing is a benchmark, not a test
+        # timing is a benchmark, not a test
+        assert np.isfinite(row["advantage_var"]) and row["seconds"] >= 0
 
 
 def test_user_registered_estimator_appears(tmp_path: Path) -> None:
@@ -101,7 +102,9 @@ def test_bad_spec_and_lr_exit_2_with_the_reason(tmp_path: Path, capsys) -> None:
 
 def test_loop_forwards_to_the_learning_benchmark(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     calls = []
-    monkeypatch.setattr(bench_cli.subprocess, "call", lambda command, cwd: calls.append(command) or 0)
+    monkeypatch.setattr(
+        bench_cli.subprocess, "call", lambda command, cwd: calls.append(command) or 0
+    )
     assert main(["bench", "estimators", "--loop", "--estimators", "trr++,grpo:scale=false",
                  "--seeds", "0", "1", "--steps", "3", "--out", str(tmp_path),
                  "selfplay.samples_per_prompt=4"]) == 0

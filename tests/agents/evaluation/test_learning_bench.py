@@ -30,7 +30,9 @@ def learning() -> ModuleType:
     return module
 
 
-def test_plan_without_estimators_is_the_preset_per_seed(learning: ModuleType, tmp_path: Path) -> None:
+def test_plan_without_estimators_is_the_preset_per_seed(
+    learning: ModuleType, tmp_path: Path
+) -> None:
     args = learning.parse_args(["--seeds", "0", "1", "--steps", "3", "--out", str(tmp_path)])
     specs = learning.run_specs(args)
     assert [s["name"] for s in specs] == ["seed0", "seed1", "frozen-seed0"]
@@ -56,7 +58,8 @@ def test_plan_with_estimators_runs_each_on_each_seed(learning: ModuleType, tmp_p
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--estimators", "grpo:nope=1"], "estimator 'grpo' has no option nope; its options: scale, eps"),
+    (["--estimators", "grpo:nope=1"],
+     "estimator 'grpo' has no option nope; its options: scale, eps"),
     (["--estimators", "trr++", "--", "estimator.name=rloo"], "drop the overrides"),
 ])
 def test_bad_estimator_lists_stop_before_any_run(learning: ModuleType, argv: list[str],
@@ -83,9 +86,13 @@ def fake_benchmark(learning: ModuleType, monkeypatch: pytest.MonkeyPatch,
 
     def probe_all(runs: list[dict[str, Any]], args: Any) -> dict[str, Any]:
         items = [SimpleNamespace(suite=s) for s in learning.SUITES for _ in range(PER_SUITE)]
-        suite_rows = [np.arange(PER_SUITE) < n for n in (2, *(right.get(r["name"], 2) for r in runs))]
-        scores = {name: np.tile(row, len(learning.SUITES)).astype(float)
-                  for name, row in zip(["base", *(r["name"] for r in runs)], suite_rows, strict=True)}
+        suite_rows = [
+            np.arange(PER_SUITE) < n for n in (2, *(right.get(r["name"], 2) for r in runs))
+        ]
+        scores = {
+            name: np.tile(row, len(learning.SUITES)).astype(float)
+            for name, row in zip(["base", *(r["name"] for r in runs)], suite_rows, strict=True)
+        }
         return {"items": items, "scores": scores}
 
     monkeypatch.setattr(learning, "train", train)
@@ -110,7 +117,9 @@ def test_estimators_compared_from_fake_runs(learning: ModuleType, tmp_path: Path
     assert low <= 0.2 <= high and high - low >= trr["ci95"][1] - trr["ci95"][0]
     grpo = record["probe"]["all"]["estimators"]["grpo:scale=false"]
     assert grpo["delta"] == 0.0 and grpo["ci95"] == [0.0, 0.0]
-    assert grpo["vs_first"]["against"] == "trr++" and grpo["vs_first"]["delta"] == pytest.approx(-0.2)
+    assert grpo["vs_first"]["against"] == "trr++" and grpo["vs_first"]["delta"] == pytest.approx(
+        -0.2
+    )
     assert "frozen-seed0" in record["runs"][-1]["name"] and len(record["runs"]) == 5
     table = (tmp_path / "learning.md").read_text()
     assert "| all (40) | trr++ | 0.200 | 0.400 | +0.200 [" in table

@@ -24,7 +24,8 @@ def tokenizer() -> Any:
 def make_policy(tokenizer: Any) -> Any:
     def make(**options: Any) -> TransformersPolicy:
         options.setdefault("seed", 0)
-        return TransformersPolicy(build_tiny_model(len(tokenizer), max_positions=1024), tokenizer, PolicyConfig(**options))
+        return TransformersPolicy(build_tiny_model(len(tokenizer), max_positions=1024), tokenizer,
+                                  PolicyConfig(**options))
 
     return make
 

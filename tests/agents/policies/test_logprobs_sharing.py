@@ -1,4 +1,5 @@
-"""`logprobs` with shared prefixes, planned passes and the fused entropy equals the plain computation.
+"""`logprobs` with shared prefixes, planned passes and the fused entropy equals the plain
+computation.
 
 The reference is the straightforward method `logprobs` used to be: one left-padded forward over
 the whole batch, full-vocabulary log-probs through `sampling_logprobs`, autograd everywhere.
