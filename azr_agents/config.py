@@ -63,7 +63,7 @@ class SelfPlayConfig:
 
 @dataclass
 class OptimConfig:
-    """PPO-clip update (spec section 8)."""
+    """PPO-clip update (docs/concepts.md#trr-task-relative-reinforce)."""
 
     lr: float = 1e-6
     weight_decay: float = 0.0

@@ -1,10 +1,10 @@
 """Per-task-type buffers of validated tasks: what proposers see as references and solvers solve.
 
-Each buffer starts from the zero triplet (spec section 7), keeps insertion order (oldest first),
-drops duplicates (same normalised program and inputs), and is capped. All randomness comes from a
-`numpy.random.Generator` the caller passes in, so the env's `np_random` alone decides every draw.
-Buffers are saved as JSONL, one task a line, so a run can resume and a buffer can be read or
-shared as a plain file.
+Each buffer starts from the zero triplet (docs/concepts.md#one-self-play-step), keeps insertion
+order (oldest first), drops duplicates (same normalised program and inputs), and is capped. All
+randomness comes from a `numpy.random.Generator` the caller passes in, so the env's `np_random`
+alone decides every draw. Buffers are saved as JSONL, one task a line, so a run can resume and a
+buffer can be read or shared as a plain file.
 """
 
 from __future__ import annotations
@@ -111,11 +111,6 @@ class TaskBuffer:
     def tasks(self) -> tuple[Task, ...]:
         """A snapshot of the tasks, oldest first."""
         return tuple(self._tasks)
-
-    @property
-    def latest_step(self) -> int | None:
-        """The largest step among the tasks held (None when empty)."""
-        return max((t.step for t in self._tasks), default=None)
 
     def add(self, task: Task) -> bool:
         """Add one task; return whether it was stored (False: duplicate, or full with
@@ -268,7 +263,8 @@ class TaskBuffers:
         """Up to `k` distinct tasks drawn uniformly from the union of `from_types` buffers.
 
         The induction proposer is shown one program from the deduction and abduction buffers
-        together (spec section 2); each task is equally likely, whichever buffer holds it.
+        together (docs/concepts.md#three-task-types-two-roles-six-groups); each task is equally
+        likely, whichever buffer holds it.
         """
         pool = [task for t in from_types for task in self[t].tasks]
         n = min(k, len(pool))

@@ -14,10 +14,9 @@ from typing import Any
 from azr_env.buffers import BufferConfig
 from azr_env.errors import AZRConfigError
 from azr_env.executor import ExecutorConfig
-from azr_env.formats import available_formats
+from azr_env.formats import DEFAULT_FORMAT, available_formats
 from azr_env.rewards import RewardConfig
 from azr_env.tasks.base import TaskSettings
-from azr_env.tasks.program import REFERENCE_BANNED_MODULES
 from azr_env.tasks.validation import check_determinism_mode
 
 
@@ -28,7 +27,8 @@ def _positive(name: str, value: Any) -> None:
 
 @dataclass
 class EnvConfig:
-    """Options of `AZREnv` and `AZRVectorEnv`; defaults are the paper's (spec section 9).
+    """Options of `AZREnv` and `AZRVectorEnv`; defaults are the paper's
+    (docs/concepts.md#the-papers-numbers).
 
     - `executor`: sandbox options (workers, `timeout_s` 10 s as the reference, `memory_mb`,
       `max_output_chars`: an output repr longer than this makes a proposal invalid).
@@ -53,14 +53,15 @@ class EnvConfig:
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     rewards: RewardConfig = field(default_factory=RewardConfig)
     buffers: BufferConfig = field(default_factory=BufferConfig)
-    format: str = "r1"
+    format: str = DEFAULT_FORMAT
     determinism: str = "same_process"
-    induction_inputs: int = 10
-    banned_modules: list[str] = field(default_factory=lambda: list(REFERENCE_BANNED_MODULES))
-    show_banned: bool = True
-    max_program_chars: int = 20_000
-    max_input_chars: int = 5_000
-    max_message_chars: int = 5_000
+    # The options task types read default to `TaskSettings`' values (defined once, there).
+    induction_inputs: int = TaskSettings.num_inputs
+    banned_modules: list[str] = field(default_factory=lambda: list(TaskSettings.banned_modules))
+    show_banned: bool = TaskSettings.show_banned
+    max_program_chars: int = TaskSettings.max_program_chars
+    max_input_chars: int = TaskSettings.max_input_chars
+    max_message_chars: int = TaskSettings.max_message_chars
     max_completion_chars: int = 200_000
     max_prompt_chars: int = 1_000_000
     distinct_solve_tasks: bool = True

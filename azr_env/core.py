@@ -19,11 +19,12 @@ import numpy as np
 
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig
-from azr_env.episode import Episode, Outcome, info_of
+from azr_env.episode import Episode, Outcome, outcome
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.executor.checks import OutputCheck, Verdict, check_outputs
 from azr_env.formats import PROPOSE, SOLVE, get_format
+from azr_env.rewards import MALFORMED_REWARD
 from azr_env.scoring import Solver, score_proposals, score_solutions
 from azr_env.sources import TaskSource, TaskSupply
 from azr_env.task import TASK_TYPES, Task
@@ -79,11 +80,7 @@ class SelfPlayCore:
 
     @property
     def executor(self) -> Executor:
-        """The executor, started on first use (an env that never runs code starts no process).
-
-        Started here rather than left to `run_batch`: `Executor.run_batch` on a pool that was
-        never started deadlocks on its own lock during the start-up self-check.
-        """
+        """The executor, started on first use (an env that never runs code starts no process)."""
         if not self._executor.started:
             self._executor.start()
         return self._executor
@@ -220,12 +217,12 @@ class SelfPlayCore:
     def _answer_of(self, episode: Episode, action: Any) -> tuple[str | None, Outcome | None]:
         """The answer part of an action, or the penalty outcome for a malformed one."""
         if not isinstance(action, str):
-            return None, Outcome(-1.0, info_of(episode, -1.0, "not_text"))
+            return None, outcome(episode, MALFORMED_REWARD, "not_text")
         if len(action) > self.config.max_completion_chars:
-            return None, Outcome(-1.0, info_of(episode, -1.0, "completion_too_long"))
+            return None, outcome(episode, MALFORMED_REWARD, "completion_too_long")
         answer = self.format.extract(action, episode.task_type, episode.role)
         if answer is None:
-            return None, Outcome(-1.0, info_of(episode, -1.0, "no_answer"))
+            return None, outcome(episode, MALFORMED_REWARD, "no_answer")
         return answer, None
 
     def score(
@@ -251,20 +248,21 @@ class SelfPlayCore:
                 parsed = tt.parse_answer(self.format, answer)
                 if parsed is None:
                     reason = f"no_{tt.answer_kind}_block"
-                    outcomes[i] = Outcome(-1.0, info_of(episode, -1.0, reason))
+                    outcomes[i] = outcome(episode, MALFORMED_REWARD, reason)
                 else:
                     solve.append((i, parsed))
                 continue
             context = episode.context or ProposeContext()
             got = tt.parse_proposal(self.format, answer, context, self.settings)
             if isinstance(got, Rejection):
-                outcomes[i] = Outcome(-1.0, info_of(episode, -1.0, got.reason, detail=got.detail))
+                outcomes[i] = outcome(episode, MALFORMED_REWARD, got.reason,
+                                       detail=got.detail)
             else:
                 propose.append((i, got))
-        for i, outcome in score_solutions(self, [(episodes[i], a) for i, a in solve]):
-            outcomes[solve[i][0]] = outcome
-        for i, outcome in score_proposals(self, [(episodes[i], p) for i, p in propose], step):
-            outcomes[propose[i][0]] = outcome
+        for i, scored in score_solutions(self, [(episodes[i], a) for i, a in solve]):
+            outcomes[solve[i][0]] = scored
+        for i, scored in score_proposals(self, [(episodes[i], p) for i, p in propose], step):
+            outcomes[propose[i][0]] = scored
         return [o if o is not None else Outcome(0.0, {}) for o in outcomes]
 
     def check(self, pairs: Sequence[tuple[Task, str]]) -> list[Verdict]:

@@ -8,8 +8,8 @@ included, so a row can be scored anywhere without re-running its program). `Task
 gives a `datasets.Dataset` when that package is installed.
 
 `score(rows, completions)` scores a batch of completions against their rows exactly as the env's
-solve step does (1 correct, -0.5 wrong, -1 malformed; spec section 4), in one parallel pass
-through the sandbox per task type; `judge` returns the per-answer reason too. No torch here.
+solve step does (1 correct, -0.5 wrong, -1 malformed; docs/concepts.md#rewards), in one parallel
+pass through the sandbox per task type; `judge` returns the per-answer reason too. No torch here.
 """
 
 from __future__ import annotations

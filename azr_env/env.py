@@ -64,8 +64,8 @@ def task_role_groups(
 ) -> list[tuple[str, str]]:
     """The (task type, role) groups an env cycles through: all proposals first, then solving.
 
-    That is the order of one self-play step (spec section 7): buffers grow before solve tasks
-    are drawn from them.
+    That is the order of one self-play step (docs/concepts.md#one-self-play-step): buffers grow
+    before solve tasks are drawn from them.
     """
     types = [task_types] if isinstance(task_types, str) else list(task_types or TASK_TYPES)
     chosen = [roles] if isinstance(roles, str) else list(roles or ROLES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from azr_env.rewards import RewardBreakdown
 from azr_env.task import Task
 from azr_env.tasks import ProposeContext, get_task_type
 
@@ -65,8 +66,11 @@ class Outcome:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def info_of(episode: Episode, reward: float, reason: str, **extra: Any) -> dict[str, Any]:
-    """Every step info has the same keys, whatever the role, so batched infos line up."""
+def outcome(episode: Episode, reward: float, reason: str, *,
+            breakdown: RewardBreakdown | None = None, **extra: Any) -> Outcome:
+    """The one place a step's `info` is built. Every info has the same keys, whatever the role,
+    so batched infos line up; `breakdown` (a scored answer or proposal) adds its reward terms,
+    `extra` sets the keys a scorer knows (answer, proposal, detail, infra, ...)."""
     info: dict[str, Any] = {
         "task_type": episode.task_type,
         "role": episode.role,
@@ -85,6 +89,8 @@ def info_of(episode: Episode, reward: float, reason: str, **extra: Any) -> dict[
         "proposal": {},
     }
     info.update(extra)
-    return info
+    if breakdown is not None:
+        info.update(breakdown.to_info())
+    return Outcome(reward, info)
 
 

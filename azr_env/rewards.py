@@ -1,4 +1,5 @@
-"""Rewards of the two roles and their format-aware composition (paper Eq. 6, spec section 4).
+"""Rewards of the two roles and their format-aware composition (paper Eq. 6,
+docs/concepts.md#rewards).
 
 Small named functions rather than one scorer, so each can be tested against hand-computed numbers
 and logged on its own. The env calls `solve_reward` or `propose_reward` once per completion and

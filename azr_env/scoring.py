@@ -9,11 +9,11 @@ a trainer can drop it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig
-from azr_env.episode import Episode, Outcome, info_of
+from azr_env.episode import Episode, Outcome, outcome
 from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.executor.checks import Verdict
@@ -47,20 +47,19 @@ class ScoringCore(Protocol):
     def check(self, pairs: Sequence[tuple[Task, str]]) -> list[Verdict]: ...
 
 
-def _outcome(episode: Episode, breakdown: RewardBreakdown, **extra: object) -> Outcome:
-    info = info_of(episode, breakdown.reward, breakdown.reason, **extra)
-    info.update(breakdown.to_info())
-    return Outcome(breakdown.reward, info)
+def _scored(episode: Episode, breakdown: RewardBreakdown, **extra: Any) -> Outcome:
+    return outcome(episode, breakdown.reward, breakdown.reason, breakdown=breakdown, **extra)
 
 
-def _infra(episode: Episode, detail: str | None, **extra: object) -> Outcome:
-    return Outcome(0.0, info_of(episode, 0.0, "infra", detail=detail, infra=True, **extra))
+def _infra(episode: Episode, detail: str | None, **extra: Any) -> Outcome:
+    """The sandbox failed: reward 0, `infra` set, so that a trainer can drop the sample."""
+    return outcome(episode, 0.0, "infra", detail=detail, infra=True, **extra)
 
 
 def score_solutions(
     core: ScoringCore, items: Sequence[tuple[Episode, str]]
 ) -> list[tuple[int, Outcome]]:
-    """Accuracy rewards for parsed solver answers (spec section 4): 1, else -0.5."""
+    """Accuracy rewards for parsed solver answers (docs/concepts.md#rewards): 1, else -0.5."""
     if not items:
         return []
     pairs = []
@@ -76,7 +75,7 @@ def score_solutions(
             continue
         breakdown = solve_reward(format_ok=True, correct=verdict.correct,
                                  reason="correct" if verdict.correct else verdict.reason or "wrong")
-        out.append((i, _outcome(episode, breakdown, answer=answer, detail=verdict.detail)))
+        out.append((i, _scored(episode, breakdown, answer=answer, detail=verdict.detail)))
     return out
 
 
@@ -144,7 +143,7 @@ def score_proposals(
             continue
         if not check.valid or check.task is None:
             breakdown = propose_reward(valid=False, outcomes=None, mode=mode, reason=check.reason)
-            out.append((i, _outcome(episode, breakdown, proposal=shown, detail=check.detail)))
+            out.append((i, _scored(episode, breakdown, proposal=shown, detail=check.detail)))
             continue
         results = next(attempts)
         estimated = core.solver is not None
@@ -153,7 +152,7 @@ def score_proposals(
             continue
         added = core.buffers[check.task.task_type].add(check.task)
         breakdown = propose_reward(valid=True, outcomes=results if estimated else None, mode=mode)
-        out.append((i, _outcome(
+        out.append((i, _scored(
             episode, breakdown, proposal=shown, task=check.task.to_json(),
             learnability_estimated=estimated, added_to_buffer=added,
         )))

@@ -1,4 +1,5 @@
-"""TRR++: task-relative REINFORCE++, the Absolute Zero estimator (spec section 8)."""
+"""TRR++: task-relative REINFORCE++, the Absolute Zero estimator
+(docs/concepts.md#trr-task-relative-reinforce)."""
 
 from __future__ import annotations
 

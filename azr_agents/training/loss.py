@@ -1,4 +1,5 @@
-"""The PPO-clip surrogate with token-mean aggregation and an entropy bonus (spec section 8)."""
+"""The PPO-clip surrogate with token-mean aggregation and an entropy bonus
+(docs/concepts.md#trr-task-relative-reinforce)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from azr_agents.config import AZRConfig, to_yaml
 
 
@@ -63,7 +61,6 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
     seed = config.run.seed + 7919 * parallel.rank  # a resumed run restores its random states
     with SelfPlaySession(config.selfplay, seed=seed, buffers=buffers) as session:
         trainer = Trainer(config, policy, session, run_dir, log=console.print, parallel=parallel)
-        trainer.rng = np.random.default_rng(seed)
         trainer.write_config()
         if checkpoint is not None:
             console.print(f"resumed from {checkpoint} (step {trainer.resume(checkpoint)})")
@@ -85,7 +82,7 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
                     and config.run.probe_every
                     and step % config.run.probe_every == 0
                 ):
-                    probe = session.probe(trainer, config.run.probe_size)
+                    probe = session.probe(trainer.complete_greedy, config.run.probe_size)
                     if probe:
                         trainer.log_metrics({"probe": probe})
                 if step % config.run.checkpoint_every == 0 or step == config.run.steps:
@@ -130,7 +127,7 @@ def _seed(trainer: Any, session: Any, target: int, config: AZRConfig, console: A
         for _ in range(rounds):
             if not session.needs_seeding(target):
                 break
-            session.seed_round(trainer)
+            session.seed_round(trainer.complete)
             bar.update(1)
             bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in session.buffer_sizes().items()))
     console.print(f"buffers after seeding: {session.buffer_sizes()} (target {target} each)")

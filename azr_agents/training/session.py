@@ -31,6 +31,9 @@ from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig
 from azr_env.executor import Executor
 
+Completer = Callable[[list[str]], list[str]]
+"""Prompts -> one completion each: how the session asks the policy (through the trainer)."""
+
 
 def _unbatch(batched: dict[str, Any], index: int) -> dict[str, Any]:
     """One sub-env's info out of Gymnasium's dict-of-arrays batching."""
@@ -56,7 +59,7 @@ class SelfPlaySession:
         `seed` seeds the envs' prompt sampling (a resumed run passes its seed plus its step)."""
         self.config = config
         self.seed = seed
-        self.solver: Callable[[list[str]], list[str]] | None = None
+        self.solver: Completer | None = None
         self.env_config: EnvConfig = config.env
         # One executor for every env (they would otherwise each start a pool): it carries the
         # env's executor options.
@@ -129,10 +132,10 @@ class SelfPlaySession:
         return self.solver(list(prompts))
 
     # -- what the trainer calls -----------------------------------------------------------------
-    def propose_prompts(self, task_type: str, rng: np.random.Generator) -> list[str]:
+    def propose_prompts(self, task_type: str) -> list[str]:
         return self._pose(self.envs[(task_type, "propose")])
 
-    def solve_prompts(self, task_type: str, rng: np.random.Generator) -> list[str]:
+    def solve_prompts(self, task_type: str) -> list[str]:
         """Posed now, after this step's proposals joined the buffers: solve tasks come from the
         most recent additions first (the vector env's same-step autoreset poses one step early)."""
         return self._pose(self.envs[(task_type, "solve")])
@@ -169,14 +172,14 @@ class SelfPlaySession:
         assert self.buffers is not None
         return any(len(self.buffers[t]) < target for t in self.config.task_types)
 
-    def seed_round(self, trainer: Any) -> None:
-        """One proposal per sub-env of every type whose buffer is short (one generation batch);
-        no update."""
+    def seed_round(self, complete: Completer) -> None:
+        """One proposal per sub-env of every type whose buffer is short (one generation batch,
+        by `complete`: the trainer's sampling); no update."""
         assert self.buffers is not None
         target = self.seeding_target()
         short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
         prompts = {t: self._pose(self.seed_envs[t]) for t in short}
-        completions = iter(trainer.complete([p for t in short for p in prompts[t]]))
+        completions = iter(complete([p for t in short for p in prompts[t]]))
         for task_type in short:
             mine = [next(completions) for _ in prompts[task_type]]
             self._step(self.seed_envs[task_type], mine)
@@ -192,12 +195,13 @@ class SelfPlaySession:
                           "output": row["output"]})
         return tasks
 
-    def probe(self, trainer: Any, size: int) -> dict[str, float]:
-        """Format validity and accuracy of the current policy on the fixed probe tasks."""
+    def probe(self, complete: Completer, size: int) -> dict[str, float]:
+        """Format validity and accuracy of the current policy (`complete`: its greedy
+        completions) on the fixed probe tasks."""
         tasks = self.probe_tasks(size)
         if not tasks:
             return {}
-        infos = score_posed(tasks, lambda prompts: trainer.complete(prompts, greedy=True),
+        infos = score_posed(tasks, complete,
                             self.executor, self.env_config)
         n = len(infos)
         return {"format_ok": sum(bool(i.get("format_ok")) for i in infos) / n,

@@ -69,7 +69,6 @@ class Trainer:
             lr=opt.lr, betas=(opt.betas[0], opt.betas[1]), weight_decay=opt.weight_decay,
         )
         self.estimator = estimators.get(config.estimator.name, **config.estimator.options)
-        self.rng = np.random.default_rng(config.run.seed)
         self.step_index = 0
         self.is_main = parallel is None or parallel.is_main
         self.metrics = MetricsLogger(run_dir) if self.is_main else None
@@ -89,10 +88,12 @@ class Trainer:
         self.tokens_generated += sum(len(o.token_ids) for o in outputs)
         return outputs
 
-    def complete(self, prompts: list[str], greedy: bool = False) -> list[str]:
-        """Completions for prompts outside the trained batch (seeding, the probe set)."""
-        if not greedy:
-            return [o.text for o in self._generate(prompts)]
+    def complete(self, prompts: list[str]) -> list[str]:
+        """Sampled completions for prompts outside the trained batch (seeding)."""
+        return [o.text for o in self._generate(prompts)]
+
+    def complete_greedy(self, prompts: list[str]) -> list[str]:
+        """Greedy completions (the probe set: the same tasks scored the same way every time)."""
         gen = self.config.generation
         outputs = self.policy.generate(prompts, max_new_tokens=gen.max_new_tokens, temperature=0.0)
         return [o.text for o in outputs]
@@ -145,15 +146,13 @@ class Trainer:
             for group, table in markdown_tables(records).items():
                 self.metrics.log_text(f"samples/{group}", table, self.step_index)
 
-    def _play(
-        self, role: str, pose: Callable[[str, np.random.Generator], list[str]]
-    ) -> list[Sample]:
+    def _play(self, role: str, pose: Callable[[str], list[str]]) -> list[Sample]:
         """One role for every task type: all prompts generated in one batch (a wider batch decodes
         faster), then each type's completions scored by its env. The env poses B x G prompts in
         blocks of G identical ones; each block's prompt is sampled G times."""
         types = self.config.selfplay.task_types
         group = self.config.selfplay.samples_per_prompt
-        prompts = {task_type: pose(task_type, self.rng) for task_type in types}
+        prompts = {task_type: pose(task_type) for task_type in types}
         outputs = iter(self._generate([p for t in types for p in prompts[t][::group]], n=group))
         samples: list[Sample] = []
         for task_type in types:
@@ -270,10 +269,10 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        """Every random state the next step depends on: the trainer's, the global ones, the
-        policy's sampling generator, the session's envs; and the estimator's (a moving baseline)."""
+        """Every random state the next step depends on: the global ones, the policy's sampling
+        generator, the session's envs; and the estimator's (a moving baseline)."""
         policy_rng = getattr(self.policy, "rng_state", None)
-        return {"rng": self.rng.bit_generator.state, "python_rng": random.getstate(),
+        return {"python_rng": random.getstate(),
                 "torch_rng": torch.get_rng_state(),
                 "policy_rng": policy_rng() if policy_rng is not None else None,
                 "session": self.session.state_dict(),
@@ -316,7 +315,6 @@ class Trainer:
         if rank and own.exists():
             state = dict(torch.load(own, weights_only=False), step=state["step"])
         self.policy.sync_weights()
-        self.rng.bit_generator.state = state["rng"]
         random.setstate(state["python_rng"])
         torch.set_rng_state(state["torch_rng"])
         set_policy_rng = getattr(self.policy, "set_rng_state", None)

@@ -1,4 +1,5 @@
-"""Abduction: the solver sees a program and an output and finds an input (spec section 2).
+"""Abduction: the solver sees a program and an output and finds an input
+(docs/concepts.md#three-task-types-two-roles-six-groups).
 
 Any input that makes `f` return the gold value is right, not only the proposer's: the check runs
 `f(predicted input)` in the sandbox and compares values in the trusted process.

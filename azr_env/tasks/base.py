@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -39,11 +39,11 @@ class TaskSettings:
 
     banned_modules: tuple[str, ...] = REFERENCE_BANNED_MODULES
     show_banned: bool = True
-    num_inputs: int = 10
+    num_inputs: int = PromptFields.num_inputs
     max_program_chars: int = 20_000
     max_input_chars: int = 5_000
     max_message_chars: int = 5_000
-    time_limit_s: float = 10.0
+    time_limit_s: float = PromptFields.time_limit_s
 
     def banned_keywords(self) -> tuple[str, ...]:
         return self.banned_modules if self.show_banned else ()
@@ -88,7 +88,6 @@ class Validation:
     task: Task | None = None
     detail: str | None = None
     infra: bool = False
-    proposal: Proposal | None = field(default=None, compare=False)
 
 
 class TaskType(ABC):
@@ -130,7 +129,7 @@ class TaskType(ABC):
         """Read the proposal out of the answer part of a completion; never raises."""
 
     def static_check(self, proposal: Proposal, settings: TaskSettings) -> Rejection | None:
-        """Refuse what parsing alone can refuse (spec section 3, items 1-2)."""
+        """Refuse what parsing alone can refuse (docs/concepts.md#a-proposal-is-valid-when)."""
         reason = check_program(
             proposal.program, settings.banned_modules, settings.max_program_chars
         )

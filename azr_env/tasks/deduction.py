@@ -1,4 +1,5 @@
-"""Deduction: the solver sees a program and an input and predicts the output (spec section 2).
+"""Deduction: the solver sees a program and an input and predicts the output
+(docs/concepts.md#three-task-types-two-roles-six-groups).
 
 The proposer writes a program and one input, shown K reference triplets from the deduction
 buffer. An answer is right when its value equals the gold value (`{1, 2} == {2, 1}`,

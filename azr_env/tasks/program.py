@@ -3,7 +3,7 @@
 These run in the trusted process before anything reaches the sandbox, so they use `ast` alone
 (never `exec` or `eval`). They catch what is cheap to catch (syntax, a missing `f`, forbidden
 modules) and save executor jobs; the sandbox enforces the real limits regardless. Each failure is
-a short reason code the env reports in `info` (spec section 3).
+a short reason code the env reports in `info` (docs/concepts.md#a-proposal-is-valid-when).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ REFERENCE_BANNED_MODULES: tuple[str, ...] = (
     "time", "hashlib", "hmac", "bcrypt", "calendar", "os.sys", "os.path", "os.environ",
     "sys.exit",
 )
-"""The reference implementation's forbidden modules and names (spec section 3)."""
+"""The reference implementation's forbidden modules and names
+(docs/concepts.md#a-proposal-is-valid-when)."""
 
 DYNAMIC_IMPORTS: frozenset[str] = frozenset({"__import__", "importlib"})
 """Names that import modules at run time, which an import-statement check alone would miss."""

@@ -2,9 +2,9 @@
 
 A proposal is valid when its static checks pass and, for every input, `f(input)` runs within the
 limits, returns a value whose repr fits the output cap, and returns the same value when called
-again (spec section 3). The second call happens in the same process (the reference's check) or,
-with `determinism="separate_processes"`, in a second fresh process, which also catches outputs
-that depend on the process (object ids, hash seeds of fresh strings, ...).
+again (docs/concepts.md#a-proposal-is-valid-when). The second call happens in the same process (the
+reference's check) or, with `determinism="separate_processes"`, in a second fresh process, which
+also catches outputs that depend on the process (object ids, hash seeds of fresh strings, ...).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _judge(
         outputs.append(verdict.value)
         encoded.append(verdict.encoded)
     task = task_type.make_task(proposal, outputs, encoded, step)
-    return Validation(True, "valid", task=task, proposal=proposal)
+    return Validation(True, "valid", task=task)
 
 
 def validate_proposals(
@@ -110,8 +110,7 @@ def validate_proposals(
         rejected: Rejection | None = task_type.static_check(proposal, settings) if static \
             else None
         if rejected is not None:
-            out.append(Validation(False, rejected.reason, detail=rejected.detail,
-                                  proposal=proposal))
+            out.append(Validation(False, rejected.reason, detail=rejected.detail))
             spans.append((0, 0))
             continue
         out.append(None)

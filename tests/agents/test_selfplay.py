@@ -6,8 +6,6 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-import numpy as np
-
 from azr_agents.config import SelfPlayConfig
 from azr_agents.training.session import SelfPlaySession, load_buffers
 from azr_env.buffers import BufferConfig
@@ -40,19 +38,18 @@ def train_step(session: SelfPlaySession, step: int) -> tuple[list[str], list[str
     """What `Trainer.step` does with the session: set the step, propose, then pose solve tasks.
     Returns the programs proposed and the solve prompts posed."""
     session.step = step
-    rng = np.random.default_rng(0)
-    session.propose_prompts("deduction", rng)
+    session.propose_prompts("deduction")
     completions = [proposal() for _ in range(CONFIG.batch_size)]
     session.score("deduction", "propose", completions)
     programs = [c.split("```python\n")[1].split("\n```")[0] for c in completions]
-    return programs, session.solve_prompts("deduction", rng)
+    return programs, session.solve_prompts("deduction")
 
 
 def test_recent_tasks_follow_the_global_step_across_seeding_and_resume(tmp_path: Path) -> None:
     with SelfPlaySession(CONFIG, seed=0) as session:
         session.solver = lambda prompts: ["no answer"] * len(prompts)
         for _ in range(3):
-            session.seed_round(Proposer())
+            session.seed_round(Proposer().complete)
         buffer = session.buffers["deduction"]  # type: ignore[index]
         assert {t.step for t in buffer.tasks} == {-1, 0}  # zero task, then all of seeding at 0
         programs, solve = train_step(session, 1)
