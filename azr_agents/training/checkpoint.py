@@ -21,13 +21,9 @@ import torch
 from safetensors.torch import load_file
 
 from azr_agents.errors import AZRConfigError
+from azr_agents.run_folder import STATE
 
-WEIGHTS, OPTIMIZER, STATE, BUFFERS = (
-    "model.safetensors",
-    "optimizer.pt",
-    "state.pt",
-    "buffers.jsonl",
-)
+WEIGHTS, OPTIMIZER, BUFFERS = "model.safetensors", "optimizer.pt", "buffers.jsonl"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 """A model larger than `save_pretrained`'s shard size is saved in shards listed here."""
 RESUME_FILES = (OPTIMIZER, STATE, BUFFERS)
@@ -112,17 +108,6 @@ def rank_file(folder: Path, name: str, rank: int) -> Path:
         return folder / name
     stem, dot, suffix = name.partition(".")
     return folder / f"{stem}-rank{rank}{dot}{suffix}"
-
-
-def latest_checkpoint(root: Path) -> Path | None:
-    """The newest complete checkpoint, or None."""
-    pointer = root / "latest"
-    if pointer.exists():
-        candidate = root / pointer.read_text().strip()
-        if (candidate / STATE).exists():
-            return candidate
-    complete = [p for p in sorted(root.glob("step-*")) if (p / STATE).exists()]
-    return complete[-1] if complete else None
 
 
 def load_checkpoint(

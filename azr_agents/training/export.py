@@ -15,12 +15,8 @@ import shutil
 from pathlib import Path
 
 from azr_agents.errors import AZRConfigError
-from azr_agents.training.checkpoint import (
-    RESUME_FILES,
-    latest_checkpoint,
-    load_weights,
-    save_pretrained,
-)
+from azr_agents.run_folder import latest_checkpoint
+from azr_agents.training.checkpoint import RESUME_FILES, load_weights, save_pretrained
 
 
 def find_checkpoint(run_dir: Path, step: int | None = None) -> Path:

@@ -32,7 +32,7 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
     from tqdm import tqdm
 
     from azr_agents.policies import load_policy
-    from azr_agents.training.checkpoint import latest_checkpoint
+    from azr_agents.run_folder import latest_checkpoint
     from azr_agents.training.distributed import DataParallel
     from azr_agents.training.session import SelfPlaySession, load_buffers
     from azr_agents.training.trainer import Trainer

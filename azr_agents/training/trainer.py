@@ -24,9 +24,9 @@ import torch
 from azr_agents import estimators
 from azr_agents.config import AZRConfig, to_yaml
 from azr_agents.policies import Policy
+from azr_agents.run_folder import STATE
 from azr_agents.training.checkpoint import (
     BUFFERS,
-    STATE,
     load_checkpoint,
     rank_file,
     save_checkpoint,

@@ -19,7 +19,8 @@ from safetensors.torch import load_file
 
 from azr_agents import estimators
 from azr_agents.config import AZRConfig, from_yaml, load_config
-from azr_agents.training.checkpoint import STATE, checkpoint_step, latest_checkpoint
+from azr_agents.run_folder import STATE, latest_checkpoint
+from azr_agents.training.checkpoint import checkpoint_step
 from azr_agents.training.metrics import read_metrics
 from azr_agents.training.samples import read_samples
 
