@@ -45,7 +45,8 @@ ROWS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("azr_agents", "building blocks", [
         ("policies/", "Policy protocol: transformers,\nvllm  [register_backend]"),
         ("estimators/", "advantage estimators, contract\ncheck  [register]"),
-        ("config.py", "AZRConfig (selfplay.env =\nazr_env's EnvConfig)"),
+        ("config.py  run_folder.py", "AZRConfig (selfplay.env = azr_env's\n"
+                                     "EnvConfig); a run's checkpoints"),
     ]),
     ("azr_agents", "the loop", [
         ("training/", "session (envs) -> trainer (rollout,\nloss) -> checkpoint, metrics, run"),
