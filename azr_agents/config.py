@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from azr_agents.errors import AZRConfigError
 from azr_agents.policies.config import PolicyConfig
+from azr_agents.saved_config import upgrade_saved_config
 from azr_env.config import EnvConfig
 from azr_env.tasks import available_task_types
 
@@ -201,9 +202,14 @@ def to_yaml(config: AZRConfig) -> str:
 
 
 def from_yaml(text: str) -> AZRConfig:
-    """Read back a config saved by `to_yaml` (for `--resume`)."""
+    """Read back a config saved by `to_yaml` (for `--resume`), also one saved before the env
+    config was nested (`azr_agents.saved_config`)."""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(AZRConfig), OmegaConf.create(text))
+        raw = OmegaConf.to_container(OmegaConf.create(text))
+        if not isinstance(raw, dict):
+            raise AZRConfigError("a saved config must be a mapping (policy, optim, ...)")
+        saved = upgrade_saved_config({str(k): v for k, v in raw.items()})
+        merged = OmegaConf.merge(OmegaConf.structured(AZRConfig), OmegaConf.create(saved))
     except OmegaConfBaseException as exc:
         raise AZRConfigError(_explain(exc)) from None
     config: AZRConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
