@@ -32,6 +32,11 @@ class GenerationConfig:
     max_new_tokens: int = 8096
     temperature: float = 1.0
     top_p: float = 1.0
+    max_prompt_tokens: int | None = None
+    """Cap on a prompt's length in the policy's tokens (`Policy.encode`, chat template
+    included); None: no cap. Over the cap, a proposer's references are drawn again (then fewer
+    are shown) and a solve task is swapped for a fitting one of its draw, as the reference code
+    does with its `content_max_length` (5600, which `paper-7b` sets); see `azr_env.prompt_cap`."""
 
 
 @dataclass
@@ -205,6 +210,8 @@ def validate(config: AZRConfig) -> None:
          "selfplay.task_types must be a non-empty subset of deduction, abduction, induction"),
         (sp.induction_inputs >= 2, "selfplay.induction_inputs must be >= 2"),
         (gen.max_new_tokens >= 1, "generation.max_new_tokens must be >= 1"),
+        (gen.max_prompt_tokens is None or gen.max_prompt_tokens >= 1,
+         "generation.max_prompt_tokens must be >= 1 (or null: no cap)"),
         (gen.temperature > 0, "generation.temperature must be > 0"),
         (0 < gen.top_p <= 1, "generation.top_p must be in (0, 1]"),
         (opt.lr >= 0, "optim.lr must be >= 0 (0 freezes the weights: a control run)"),

@@ -122,6 +122,13 @@ class SelfPlaySession:
             env.unwrapped.load_state_dict(state["envs"][name])
         self.step = int(state["step"])
 
+    def cap_prompts(self, fits: Callable[[str], bool] | None) -> None:
+        """Pose only prompts for which `fits(prompt)` holds (the policy's token cap), in every
+        env: proposers' references are drawn again, over-long solve tasks swapped
+        (`azr_env.prompt_cap`); None lifts the cap."""
+        for env in self._all_envs().values():
+            env.unwrapped.core.prompt_fits = fits
+
     def _solve(self, prompts: list[str]) -> list[str]:
         if self.solver is None:
             raise RuntimeError("SelfPlaySession.solver is not set")

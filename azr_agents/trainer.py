@@ -78,6 +78,9 @@ class Trainer:
         self.tokens_generated = 0
         self.generation_s = 0.0
         session.solver = self._solve  # learnability estimates sample from the current policy
+        limit = config.generation.max_prompt_tokens
+        if limit is not None:
+            session.cap_prompts(lambda prompt: len(policy.encode(prompt)) <= limit)
 
     # -- generation --------------------------------------------------------------------------
     def _generate(self, prompts: list[str], n: int = 1) -> list[Any]:
