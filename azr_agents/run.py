@@ -27,8 +27,9 @@ def default_run_dir(config: AZRConfig) -> Path:
 def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train for `config.run.steps` steps (counting a resumed run's earlier steps).
 
-    Under `accelerate launch` every process plays its own batch with its own seed and buffers;
-    the main process prints, plots, probes and writes the run folder.
+    Under `accelerate launch` with N processes every process plays B / N of each group's batch
+    with its own seed, and all share one set of buffers (every process's new tasks are gathered
+    each step); the main process prints, plots, probes and writes the run folder.
     """
     from rich.console import Console
     from tqdm import tqdm
@@ -56,7 +57,7 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
         console.print(f"no checkpoint in {run_dir} yet: starting from step 0")
     buffers = load_buffers(_buffers_file(checkpoint, parallel.rank), config.selfplay) if checkpoint else None
     seed = config.run.seed + 7919 * parallel.rank  # a resumed run restores its random states
-    with SelfPlaySession(config.selfplay, seed=seed, buffers=buffers) as session:
+    with SelfPlaySession(config.selfplay, seed=seed, buffers=buffers, world=parallel.world) as session:
         trainer = Trainer(config, policy, session, run_dir, log=console.print, parallel=parallel)
         trainer.rng = np.random.default_rng(seed)
         trainer.write_config()

@@ -54,10 +54,19 @@ def _unbatch(batched: dict[str, Any], index: int) -> dict[str, Any]:
 class SelfPlaySession:
     """Six vector envs (or fewer: `selfplay.task_types`) over one buffer set and one sandbox."""
 
-    def __init__(self, config: SelfPlayConfig, seed: int = 0, buffers: TaskBuffers | None = None) -> None:
+    def __init__(self, config: SelfPlayConfig, seed: int = 0, buffers: TaskBuffers | None = None,
+                 world: int = 1) -> None:
         """`buffers`: resume from these (e.g. a checkpoint's); default: fresh, from the zero tasks.
-        `seed` seeds the envs' prompt sampling (a resumed run passes its seed plus its step)."""
+        `seed` seeds the envs' prompt sampling (a resumed run passes its seed plus its step).
+        `world`: the number of processes sharing the step; this one poses `batch_size / world`
+        prompts per group (the trainer keeps the processes' buffers identical,
+        `azr_agents.shared_step`)."""
+        if world < 1 or config.batch_size % world:
+            raise AZRConfigError(f"selfplay.batch_size ({config.batch_size}) must be a multiple of the "
+                                 f"number of processes ({world}): each plays an equal share of the batch")
         self.config = config
+        self.batch_size = config.batch_size // world
+        """Prompts this process poses per group and step (B / number of processes)."""
         self.seed = seed
         self.solver: Callable[[list[str]], list[str]] | None = None
         self.env_config: dict[str, Any] = env_options(config)
@@ -79,7 +88,7 @@ class SelfPlaySession:
     def _make(self, task_type: str, role: str, solver: Callable[[list[str]], list[str]] | None,
               group: int) -> Any:
         env: Any = gymnasium.make_vec(
-            env_id(task_type, role), num_envs=self.config.batch_size * group,
+            env_id(task_type, role), num_envs=self.batch_size * group,
             vectorization_mode="vector_entry_point", config=self.env_config,
             solver=solver, executor=self.executor, buffers=self.buffers, samples_per_prompt=group,
         )
@@ -93,7 +102,7 @@ class SelfPlaySession:
 
     def _reset_all(self, seed: int) -> None:
         """Seed every sub-env's RNG stream once; later resets continue those streams."""
-        stride = self.config.batch_size * self.config.samples_per_prompt
+        stride = self.batch_size * self.config.samples_per_prompt
         for offset, env in enumerate(self._all_envs().values()):
             env.reset(seed=seed * 100_003 + offset * stride)
 
@@ -167,6 +176,7 @@ class SelfPlaySession:
 
     # -- seeding --------------------------------------------------------------------------------
     def seeding_target(self) -> int:
+        """Valid tasks per buffer before training: the whole batch's B x seed factor."""
         return self.config.batch_size * self.config.seed_factor
 
     def needs_seeding(self, target: int) -> bool:
@@ -175,8 +185,12 @@ class SelfPlaySession:
 
     def seed_round(self, trainer: Any) -> None:
         """One proposal per sub-env of every type whose buffer is short (one generation batch);
-        no update."""
+        no update. With several processes every one calls this, and all end with the same
+        buffers (`trainer.buffer_sync`)."""
         assert self.buffers is not None
+        sync = getattr(trainer, "buffer_sync", None)
+        if sync is not None:
+            sync.mark()
         target = self.seeding_target()
         short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
         prompts = {t: self._pose(self.seed_envs[t]) for t in short}
@@ -184,6 +198,8 @@ class SelfPlaySession:
         for task_type in short:
             mine = [next(completions) for _ in prompts[task_type]]
             self._step(self.seed_envs[task_type], mine)
+        if sync is not None:
+            sync.sync()
 
     # -- probe: a fixed set of tasks, scored the same way every time -----------------------------
     def probe_tasks(self, size: int) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ from azr_agents.policies import Policy
 from azr_agents.rollout import Sample, pad, response_mask
 from azr_agents.samples import SamplesLogger, markdown_tables
 from azr_agents.selfplay import SelfPlaySession
+from azr_agents.shared_step import BufferSync, global_batch
 
 
 @dataclass
@@ -78,6 +79,9 @@ class Trainer:
         self.tokens_generated = 0
         self.generation_s = 0.0
         session.solver = self._solve  # learnability estimates sample from the current policy
+        assert session.buffers is not None
+        self.buffer_sync = BufferSync(session.buffers, parallel)
+        """Several processes: every one ends each proposal phase with the same buffers."""
         limit = config.generation.max_prompt_tokens
         if limit is not None:
             session.cap_prompts(lambda prompt: len(policy.encode(prompt)) <= limit)
@@ -115,7 +119,10 @@ class Trainer:
 
         # 1-3. Propose for every task type; the env validates each proposal in the sandbox, asks
         #      the solver n times for its learnability, and adds valid ones to the buffers.
+        #      With several processes, each scores its share; then all take every new task.
+        self.buffer_sync.mark()
         samples += self._play("propose", self.session.propose_prompts)
+        self.buffer_sync.sync()
 
         # 4. Solve tasks from the buffers, most recent first.
         samples += self._play("solve", self.session.solve_prompts)
@@ -129,10 +136,21 @@ class Trainer:
         timer.add("update", now)
 
         self.step_index += 1
-        metrics = self._metrics(samples, update, timer, time.perf_counter() - started)
+        everyone = self._everyone(samples)
+        metrics = self._metrics(everyone, update, timer, time.perf_counter() - started)
         self.log_metrics(metrics)
         self._log_samples(samples)
         return metrics
+
+    def _everyone(self, samples: list[Sample]) -> list[Sample]:
+        """The whole step's samples for its metrics (every process's, without their long texts
+        and log-probs); just ours with one process."""
+        if self.parallel is None or self.parallel.world == 1:
+            return samples
+        light = [Sample(prompt="", text="", token_ids=s.token_ids, logprobs=[], reward=s.reward,
+                        task_type=s.task_type, role=s.role, prompt_id=s.prompt_id, info=s.info)
+                 for s in samples]
+        return [s for part in self.parallel.gather(light) for s in part]
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         """Append to metrics.jsonl (the main process writes for the run)."""
@@ -178,20 +196,20 @@ class Trainer:
         # An `infra` outcome is the sandbox's failure, not the model's: it is not trained on.
         trainable = [s for s in samples if s.token_ids and not s.info.get("infra")]
         world = self.parallel.world if self.parallel is not None else 1
-        if not trainable and world == 1:
+        opt = self.config.optim
+        # The estimator sees the whole step's batch (every process's samples): its baselines are
+        # the batch's, as with one process; we keep our rows (`azr_agents.shared_step`).
+        whole = global_batch(trainable, self.parallel, opt.mini_batches_per_step)
+        if not whole.prompt_ids:
             return {"skipped": 1.0}
         mask = response_mask(trainable)
         advantages = self.estimator(estimators.AdvantageInput(
-            rewards=torch.tensor([s.reward for s in trainable], dtype=torch.float32),
-            mask=mask,
-            groups=[s.group for s in trainable],
-            prompt_ids=[s.prompt_id for s in trainable],
-        )) if trainable else mask
+            rewards=whole.rewards, mask=whole.mask, groups=whole.groups, prompt_ids=whole.prompt_ids,
+        ))[whole.offset : whole.offset + len(trainable), : mask.shape[1]]
         per_sample = (advantages * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         for sample, value in zip(trainable, per_sample.tolist(), strict=True):
             sample.advantage = float(value)
         old_logprobs = pad([s.logprobs for s in trainable], mask.shape[1])
-        opt = self.config.optim
         stats = LossStats()
         grad_norm = 0.0
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
@@ -205,9 +223,11 @@ class Trainer:
         ]
         self.policy.model.train()
         for _ in range(opt.ppo_epochs):
-            for order in mini_batches:
+            for index, order in enumerate(mini_batches):
                 self.optimizer.zero_grad(set_to_none=True)
-                total_tokens = max(float(mask[order].sum()), 1.0)
+                # normalised by the whole mini-batch's tokens; averaging over processes then
+                # gives the gradient one process would compute on the union of their slices
+                total_tokens = max(whole.tokens_per_part[index], 1.0) / world
                 for start in range(0, len(order), opt.micro_batch_size):
                     rows = order[start : start + opt.micro_batch_size]
                     batch = [trainable[i] for i in rows]
@@ -232,7 +252,7 @@ class Trainer:
         masked = advantages[mask > 0]
         return {**stats.means(), "grad_norm": grad_norm,
                 "advantage_std": float(masked.std()) if masked.numel() > 1 else 0.0,
-                "trained_samples": float(len(trainable))}
+                "trained_samples": float(len(whole.prompt_ids))}
 
     def _metrics(self, samples: list[Sample], update: dict[str, float], timer: StepTimer,
                  step_s: float) -> dict[str, Any]:
