@@ -154,8 +154,9 @@ class TaskType(ABC):
         """The fields of the solver's prompt (what the solver is allowed to see)."""
 
     def parse_answer(self, fmt: PromptFormat, answer: str) -> str | None:
-        """The solver's answer: the last block of `answer_kind` (None: malformed)."""
-        return fmt.last_block(answer, self.answer_kind)
+        """The solver's answer: the last block of `answer_kind`, or what the format reads
+        instead (`PromptFormat.answer_value`; None: malformed)."""
+        return fmt.answer_value(answer, self.answer_kind)
 
     @abstractmethod
     def check_answers(
