@@ -93,6 +93,12 @@ class OptimConfig:
     clip and an optimizer step; advantages are still computed once over the whole batch. 1 is one
     update per step; the reference (veRL's `ppo_mini_batch_size`, 128 of 6 x 64 samples) takes 3,
     one per task type's worth of samples, which `paper-7b` sets."""
+    sharding: str = "none"
+    """`none`: every process holds the whole model, its gradients and AdamW state, and gradients
+    are averaged by hand. `fsdp`: with several processes, the trainable model is sharded with
+    PyTorch FSDP2 (each process holds 1/N of weights, gradients and AdamW state), as the
+    reference's veRL does; full weights are gathered for generation and checkpoints
+    (`azr_agents.sharding`, docs/scaling.md). `paper-7b` sets it."""
 
 
 @dataclass
@@ -219,6 +225,7 @@ def validate(config: AZRConfig) -> None:
         (opt.ppo_epochs >= 1, "optim.ppo_epochs must be >= 1"),
         (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),
         (opt.mini_batches_per_step >= 1, "optim.mini_batches_per_step must be >= 1"),
+        (opt.sharding in ("none", "fsdp"), "optim.sharding must be 'none' or 'fsdp'"),
         (config.run.steps >= 0, "run.steps must be >= 0"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every must be >= 1"),
     ]

@@ -51,6 +51,13 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
     with console.status("loading the policy (the embedded GGUF model takes ~20 s to de-quantise)"):
         policy = load_policy(config.policy.model, config.policy.backend, **_policy_options(config, parallel))
     console.print(f"policy loaded in {time.perf_counter() - started:.0f} s")
+    if config.optim.sharding == "fsdp" and parallel.world > 1:
+        from azr_agents.sharding import shard_policy
+
+        shard_policy(policy, parallel)
+        console.print(f"trainable model sharded over {parallel.world} processes (FSDP2)")
+    elif config.optim.sharding == "fsdp":
+        console.print("optim.sharding=fsdp with one process: nothing to shard, full model kept")
 
     checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and checkpoint is None:

@@ -27,6 +27,8 @@ from azr_agents.checkpoint import (
     STATE,
     load_checkpoint,
     rank_file,
+    read_full_states,
+    read_state,
     save_checkpoint,
     write_atomic,
 )
@@ -38,6 +40,7 @@ from azr_agents.policies import Policy
 from azr_agents.rollout import Sample, pad, response_mask
 from azr_agents.samples import SamplesLogger, markdown_tables
 from azr_agents.selfplay import SelfPlaySession
+from azr_agents.sharding import full_states, full_tensor, is_sharded, load_full_states
 from azr_agents.shared_step import BufferSync, global_batch
 
 
@@ -213,6 +216,7 @@ class Trainer:
         stats = LossStats()
         grad_norm = 0.0
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
+        sharded = is_sharded(self.policy.model)
         # Mini-batches are contiguous slices of the self-play order (every process splits into the
         # same number, even empty ones, so gradient averaging stays in lockstep). Within one, the
         # order of micro-batches does not change its update: sorting by prompt keeps shared
@@ -228,8 +232,14 @@ class Trainer:
                 # normalised by the whole mini-batch's tokens; averaging over processes then
                 # gives the gradient one process would compute on the union of their slices
                 total_tokens = max(whole.tokens_per_part[index], 1.0) / world
-                for start in range(0, len(order), opt.micro_batch_size):
+                # a sharded model runs collectives in every pass: all processes run as many
+                # micro-batches as the busiest one, padded with passes that add no gradient
+                passes = max(len(order), whole.rows_per_part[index] if sharded else 0)
+                for start in range(0, passes, opt.micro_batch_size):
                     rows = order[start : start + opt.micro_batch_size]
+                    if not rows:
+                        self._no_op_pass()
+                        continue
                     batch = [trainable[i] for i in rows]
                     recomputed = self.policy.logprobs(
                         [s.prompt for s in batch], [s.token_ids for s in batch],
@@ -243,9 +253,9 @@ class Trainer:
                     )
                     loss.backward()  # type: ignore[no-untyped-call]
                     stats.add(part)
-                if self.parallel is not None:
+                if self.parallel is not None and not sharded:  # FSDP averages in its backward
                     self.parallel.average_gradients(params)  # every process, even with no samples
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
+                grad_norm = float(full_tensor(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip)))
                 self.optimizer.step()
         self.policy.model.eval()
         self.policy.sync_weights()
@@ -253,6 +263,13 @@ class Trainer:
         return {**stats.means(), "grad_norm": grad_norm,
                 "advantage_std": float(masked.std()) if masked.numel() > 1 else 0.0,
                 "trained_samples": float(len(whole.prompt_ids))}
+
+    def _no_op_pass(self) -> None:
+        """One forward and backward that adds nothing to the gradients (lockstep padding)."""
+        eos = self.policy.tokenizer.eos_token_id
+        probe = self.policy.logprobs(["."], [[int(eos)]], temperature=self.config.generation.temperature,
+                                     top_p=self.config.generation.top_p)
+        (probe.logprobs.sum() * 0.0).backward()  # type: ignore[no-untyped-call]
 
     def _metrics(self, samples: list[Sample], update: dict[str, float], timer: StepTimer,
                  step_s: float) -> dict[str, Any]:
@@ -298,6 +315,10 @@ class Trainer:
         per_rank = [(self._buffers_text(), self._state())]
         if self.parallel is not None:
             per_rank = self.parallel.gather(per_rank[0])
+        # a sharded model and optimizer are gathered whole (a collective), so that a checkpoint
+        # is the same folder with or without sharding
+        weights, optim = full_states(self.policy.model, self.optimizer) \
+            if is_sharded(self.policy.model) else (None, None)
         if not self.is_main:
             return None
 
@@ -309,7 +330,8 @@ class Trainer:
 
         return save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
                                self.optimizer, per_rank[0][1], save_extra,
-                               keep=self.config.run.keep_checkpoints, tokenizer=self.policy.tokenizer)
+                               keep=self.config.run.keep_checkpoints, tokenizer=self.policy.tokenizer,
+                               weights=weights, optimizer_state=optim)
 
     def _buffers_text(self) -> str:
         with tempfile.TemporaryDirectory() as folder:
@@ -321,7 +343,12 @@ class Trainer:
         """Continue exactly from checkpoint `path` (its buffers went to the session when it was
         made): weights, optimizer, step and every random state; the run folder's logs are cut
         back to the checkpoint's step."""
-        state = load_checkpoint(path, self.policy.model, self.optimizer)
+        if is_sharded(self.policy.model):
+            weights, optim = read_full_states(path)
+            load_full_states(self.policy.model, self.optimizer, weights, optim)
+            state = read_state(path)
+        else:
+            state = load_checkpoint(path, self.policy.model, self.optimizer)
         rank = self.parallel.rank if self.parallel is not None else 0
         own = rank_file(path, STATE, rank)
         if rank and own.exists():

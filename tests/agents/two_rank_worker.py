@@ -10,15 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from azr_agents.config import load_config
 from azr_agents.distributed import DataParallel
 from azr_agents.policies import load_policy
 from azr_agents.policies.base import Generation
 from azr_agents.selfplay import SelfPlaySession
+from azr_agents.sharding import full_parameters, shard_policy
 from azr_agents.trainer import Trainer
 
 
@@ -45,14 +47,27 @@ class ScriptedPolicy:
                     program = f"def f(a):\n    return a * {self.rank + 2} + {self.count}"
                     text = f"</think> <answer>\n```python\n{program}\n```\n```input\n3\n```\n</answer>"
                 ids = self.policy.tokenizer.encode(text, add_special_tokens=False)
-                out.append(Generation(text, ids, [-1.0] * len(ids), i, "stop"))
+                out.append(Generation(text, ids, self._sampler_logprobs(prompt, ids), i, "stop"))
         return out
+
+
+    def _sampler_logprobs(self, prompt: str, ids: list[int]) -> list[float]:
+        """What sampling `ids` at temperature 1 would report: the sampling model's log-probs
+        (never the sharded model, whose forward is a collective)."""
+        context = self.policy.encode(prompt)
+        with torch.no_grad():
+            logits = self.policy._gen_model(input_ids=torch.tensor([context + ids])).logits[0]
+        picked = torch.log_softmax(logits[len(context) - 1 : -1].float(), dim=-1)
+        return [float(v) for v in picked.gather(1, torch.tensor(ids)[:, None])[:, 0]]
 
 
 def main(model: str, out: Path, overrides: list[str]) -> None:
     parallel = DataParallel()
     config = load_config("cpu-smoke", [f"policy.model={model}", *overrides])
-    policy = ScriptedPolicy(load_policy(model), parallel.rank)
+    inner = load_policy(model, "transformers", gradient_checkpointing=config.policy.gradient_checkpointing)
+    if config.optim.sharding == "fsdp":
+        shard_policy(inner, parallel)
+    policy = ScriptedPolicy(inner, parallel.rank)
     posed: dict[str, list[int]] = {}
     with SelfPlaySession(config.selfplay, seed=7919 * parallel.rank, world=parallel.world) as session:
         for role in ("propose", "solve"):
@@ -64,14 +79,20 @@ def main(model: str, out: Path, overrides: list[str]) -> None:
                 return prompts
 
             setattr(session, f"{role}_prompts", counted)
-        with tempfile.TemporaryDirectory() as folder:
-            trainer = Trainer(config, policy, session, Path(folder), parallel=parallel)  # type: ignore[arg-type]
-            metrics = trainer.step()
+        trainer = Trainer(config, policy, session, Path(out) / "run", parallel=parallel)  # type: ignore[arg-type]
+        metrics = trainer.step()
+        trainer.save()
         buffers = Path(out) / f"buffers-{parallel.rank}.jsonl"
         session.save_buffers(buffers)
-    weights = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in policy.model.parameters()))
+    full = dict(full_parameters(inner.model))  # every process gathers (sharded or not)
+    sampler = dict(inner._gen_model.named_parameters())
+    sampler_gap = max(float((sampler[k] - v).abs().max()) for k, v in full.items())
+    weights = hashlib.sha256(b"".join(full[k].numpy().tobytes() for k in sorted(full)))
+    if parallel.rank == 0:
+        torch.save(full, Path(out) / "weights.pt")
     report = {"posed": posed, "trained_samples": metrics["update"]["trained_samples"],
-              "loss": metrics["update"].get("loss"), "weights": weights.hexdigest(),
+              "loss": metrics["update"].get("policy_loss"), "weights": weights.hexdigest(),
+              "sampler_gap": sampler_gap, "grad_norm": metrics["update"]["grad_norm"],
               "groups": {k: v["reward"] for k, v in metrics["groups"].items()},
               "world": parallel.world}
     (Path(out) / f"rank-{parallel.rank}.json").write_text(json.dumps(report))
