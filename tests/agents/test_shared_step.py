@@ -126,6 +126,7 @@ def test_fsdp_sharded_step_equals_the_unsharded_one(tiny_model_dir: Path, tmp_pa
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-7)
         assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-5)
         assert b["sampler_gap"] == 0.0, "the sampling copy holds the gathered weights"
+        assert a["resume_gap"] == b["resume_gap"] == 0.0, "a checkpoint restores the weights exactly"
     assert sharded[0]["weights"] == sharded[1]["weights"]
     w_plain = torch.load(tmp_path / "plain" / "weights.pt")
     w_fsdp = torch.load(tmp_path / "fsdp" / "weights.pt")

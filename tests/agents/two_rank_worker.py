@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from azr_agents.checkpoint import latest_checkpoint
 from azr_agents.config import load_config
 from azr_agents.distributed import DataParallel
 from azr_agents.policies import load_policy
@@ -81,7 +82,18 @@ def main(model: str, out: Path, overrides: list[str]) -> None:
             setattr(session, f"{role}_prompts", counted)
         trainer = Trainer(config, policy, session, Path(out) / "run", parallel=parallel)  # type: ignore[arg-type]
         metrics = trainer.step()
-        trainer.save()
+        saved = trainer.save()
+        before = {k: v.clone() for k, v in full_parameters(inner.model)}
+        with torch.no_grad():
+            for parameter in inner.model.parameters():
+                parameter.add_(1.0)  # spoil the weights; resuming must bring them back
+        if parallel.world > 1:
+            torch.distributed.barrier()  # the main process has written the checkpoint
+        checkpoint = latest_checkpoint(Path(out) / "run" / "checkpoints")
+        assert checkpoint is not None and (saved is None or saved == checkpoint)
+        trainer.resume(checkpoint)
+        resumed = dict(full_parameters(inner.model))
+        resume_gap = max(float((resumed[k] - v).abs().max()) for k, v in before.items())
         buffers = Path(out) / f"buffers-{parallel.rank}.jsonl"
         session.save_buffers(buffers)
     full = dict(full_parameters(inner.model))  # every process gathers (sharded or not)
@@ -92,7 +104,7 @@ def main(model: str, out: Path, overrides: list[str]) -> None:
         torch.save(full, Path(out) / "weights.pt")
     report = {"posed": posed, "trained_samples": metrics["update"]["trained_samples"],
               "loss": metrics["update"].get("policy_loss"), "weights": weights.hexdigest(),
-              "sampler_gap": sampler_gap, "grad_norm": metrics["update"]["grad_norm"],
+              "sampler_gap": sampler_gap, "resume_gap": resume_gap, "grad_norm": metrics["update"]["grad_norm"],
               "groups": {k: v["reward"] for k, v in metrics["groups"].items()},
               "world": parallel.world}
     (Path(out) / f"rank-{parallel.rank}.json").write_text(json.dumps(report))
