@@ -63,6 +63,10 @@ class SelfPlayConfig:
     induction_inputs: int = 10
     task_types: list[str] = field(default_factory=lambda: ["deduction", "abduction", "induction"])
     format: str = "r1"
+    solve_tasks: str = "this_step"
+    """Which buffers a step's solve tasks come from: `this_step` (after this step's proposals
+    joined them, the spec's order) or `previous_step` (drawn before this step proposes, as the
+    reference does: its solver batch is built before the proposals are generated)."""
     timeout_s: float = 10.0
     executor_workers: int | None = None
     env: dict[str, Any] = field(default_factory=dict)
@@ -215,6 +219,8 @@ def validate(config: AZRConfig) -> None:
         (set(sp.task_types) <= {"deduction", "abduction", "induction"} and bool(sp.task_types),
          "selfplay.task_types must be a non-empty subset of deduction, abduction, induction"),
         (sp.induction_inputs >= 2, "selfplay.induction_inputs must be >= 2"),
+        (sp.solve_tasks in ("this_step", "previous_step"),
+         "selfplay.solve_tasks must be 'this_step' or 'previous_step'"),
         (gen.max_new_tokens >= 1, "generation.max_new_tokens must be >= 1"),
         (gen.max_prompt_tokens is None or gen.max_prompt_tokens >= 1,
          "generation.max_prompt_tokens must be >= 1 (or null: no cap)"),

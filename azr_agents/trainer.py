@@ -123,12 +123,18 @@ class Trainer:
         # 1-3. Propose for every task type; the env validates each proposal in the sandbox, asks
         #      the solver n times for its learnability, and adds valid ones to the buffers.
         #      With several processes, each scores its share; then all take every new task.
+        #      (`selfplay.solve_tasks=previous_step`: solve tasks are drawn first, from the
+        #      buffers as the last step left them, as the reference builds its solver batch.)
+        solve_pose = self.session.solve_prompts
+        if self.config.selfplay.solve_tasks == "previous_step":
+            posed = {t: solve_pose(t, self.rng) for t in self.config.selfplay.task_types}
+            solve_pose = lambda task_type, rng: posed[task_type]  # noqa: E731
         self.buffer_sync.mark()
         samples += self._play("propose", self.session.propose_prompts)
         self.buffer_sync.sync()
 
         # 4. Solve tasks from the buffers, most recent first.
-        samples += self._play("solve", self.session.solve_prompts)
+        samples += self._play("solve", solve_pose)
         rollout_s = time.perf_counter() - started
         timer.seconds["generation"] = self.generation_s
         timer.seconds["env"] = rollout_s - self.generation_s

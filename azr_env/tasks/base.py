@@ -34,6 +34,8 @@ class TaskSettings:
     - `max_program_chars`, `max_input_chars`, `max_message_chars`: size caps on proposals,
       which also bound the prompts that later show them.
     - `time_limit_s`: the execution limit stated in prompts (the executor enforces its own).
+    - `one_function`, `induction_extra_inputs`: the reference's proposal rules
+      (`azr_env.tasks.reference_rules`).
     """
 
     banned_modules: tuple[str, ...] = REFERENCE_BANNED_MODULES
@@ -43,6 +45,8 @@ class TaskSettings:
     max_input_chars: int = 5_000
     max_message_chars: int = 5_000
     time_limit_s: float = 10.0
+    one_function: bool = False
+    induction_extra_inputs: str = "reject"
 
     def banned_keywords(self) -> tuple[str, ...]:
         return self.banned_modules if self.show_banned else ()
