@@ -44,8 +44,9 @@ def shard_policy(policy: Any, parallel: Any) -> None:
 
     backend = trainable_backend(policy)
     model = policy.model
-    if getattr(backend, "_gen_model", None) is model:
-        # sampling must not run collectives: it keeps an unsharded copy of its own
+    if backend is policy and getattr(backend, "_gen_model", None) is model:
+        # sampling must not run collectives: it keeps an unsharded copy of its own (a vLLM
+        # policy samples from its engine and needs none)
         unsharded: Any = copy.deepcopy(model)
         backend._gen_model = unsharded.eval().requires_grad_(False)
     backend.single_pass = True
