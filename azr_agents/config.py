@@ -35,6 +35,11 @@ class GenerationConfig:
     max_new_tokens: int = 8096
     temperature: float = 1.0
     top_p: float = 1.0
+    max_prompt_tokens: int | None = None
+    """Cap on a prompt's length in the policy's tokens (`Policy.encode`, chat template
+    included); None: no cap. Over the cap, a proposer's references are drawn again (then fewer
+    are shown) and a solve task is swapped for a fitting one of its draw, as the reference code
+    does with its `content_max_length` (5600, which `paper-7b` sets); see `azr_env.prompt_cap`."""
 
 
 @dataclass
@@ -54,6 +59,10 @@ class SelfPlayConfig:
     and train with what the buffers hold."""
     task_types: list[str] = field(default_factory=lambda: ["deduction", "abduction", "induction"])
     """Registered task types to play (`azr_env.tasks.register_task_type` adds one)."""
+    solve_tasks: str = "this_step"
+    """Which buffers a step's solve tasks come from: `this_step` (after this step's proposals
+    joined them, the spec's order) or `previous_step` (drawn before this step proposes, as the
+    reference does: its solver batch is built before the proposals are generated)."""
     env: EnvConfig = field(default_factory=EnvConfig)
     """The env's own config (`azr_env.config.EnvConfig`), nested as it is, with its defaults:
     every env option is `selfplay.env.<option>`, e.g. `selfplay.env.format=completion`,
@@ -83,6 +92,12 @@ class OptimConfig:
     clip and an optimizer step; advantages are still computed once over the whole batch. 1 is one
     update per step; the reference (veRL's `ppo_mini_batch_size`, 128 of 6 x 64 samples) takes 3,
     one per task type's worth of samples, which `paper-7b` sets."""
+    sharding: str = "none"
+    """`none`: every process holds the whole model, its gradients and AdamW state, and gradients
+    are averaged by hand. `fsdp`: with several processes, the trainable model is sharded with
+    PyTorch FSDP2 (each process holds 1/N of weights, gradients and AdamW state), as the
+    reference's veRL does; full weights are gathered for generation and checkpoints
+    (`azr_agents.policies.sharding`, docs/scaling.md). `paper-7b` sets it."""
 
 
 @dataclass
@@ -163,7 +178,11 @@ def validate(config: AZRConfig) -> None:
         (sp.samples_per_prompt >= 1, "selfplay.samples_per_prompt must be >= 1"),
         (config.run.log_samples >= 0, "run.log_samples must be >= 0 (0: no samples.jsonl)"),
         (sp.seed_factor >= 0, "selfplay.seed_factor must be >= 0"),
+        (sp.solve_tasks in ("this_step", "previous_step"),
+         "selfplay.solve_tasks must be 'this_step' or 'previous_step'"),
         (gen.max_new_tokens >= 1, "generation.max_new_tokens must be >= 1"),
+        (gen.max_prompt_tokens is None or gen.max_prompt_tokens >= 1,
+         "generation.max_prompt_tokens must be >= 1 (or null: no cap)"),
         (gen.temperature > 0, "generation.temperature must be > 0"),
         (0 < gen.top_p <= 1, "generation.top_p must be in (0, 1]"),
         (opt.lr >= 0, "optim.lr must be >= 0 (0 freezes the weights: a control run)"),
@@ -172,6 +191,7 @@ def validate(config: AZRConfig) -> None:
         (opt.ppo_epochs >= 1, "optim.ppo_epochs must be >= 1"),
         (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),
         (opt.mini_batches_per_step >= 1, "optim.mini_batches_per_step must be >= 1"),
+        (opt.sharding in ("none", "fsdp"), "optim.sharding must be 'none' or 'fsdp'"),
         (config.run.steps >= 0, "run.steps must be >= 0"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every must be >= 1"),
     ]

@@ -130,6 +130,13 @@ class TaskBuffer:
         self._keys.add(task.key)
         return True
 
+    def restore(self, tasks: Iterable[Task]) -> None:
+        """Hold exactly `tasks` again (a snapshot from `tasks`), e.g. so that processes sharing
+        a buffer can re-add one phase's new tasks in an order they all agree on."""
+        self._tasks = []
+        self._keys = set()
+        self.extend(tasks)
+
     def extend(self, tasks: Iterable[Task]) -> int:
         """Add tasks in order; return how many were stored."""
         return sum(self.add(t) for t in tasks)

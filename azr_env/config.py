@@ -48,6 +48,10 @@ class EnvConfig:
       repeats (paper); False draws them per sub-env, exactly as single envs would.
     - `reveal_answers`: `reset`'s `info["task"]` holds the whole task, gold answers included;
       by default it holds only what the solver's prompt shows (and the task's id).
+    - `one_function`: refuse a deduction/abduction program with more than one `def` line and
+      rename its one function to `f`, as the reference does (default: any program with an `f`).
+    - `induction_extra_inputs`: `reject` (default: exactly N input blocks) or `keep_last` (the
+      reference: N or more, the last N kept).
     """
 
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -66,6 +70,8 @@ class EnvConfig:
     max_prompt_chars: int = 1_000_000
     distinct_solve_tasks: bool = True
     reveal_answers: bool = False
+    one_function: bool = False
+    induction_extra_inputs: str = "reject"
 
     def validate(self) -> None:
         """Raise `AZRConfigError` naming the option to fix."""
@@ -89,6 +95,13 @@ class EnvConfig:
             )
         if not all(isinstance(m, str) and m for m in self.banned_modules):
             raise AZRConfigError("banned_modules must be a list of module names such as 'random'")
+        if self.induction_extra_inputs not in ("reject", "keep_last"):
+            raise AZRConfigError(
+                "induction_extra_inputs must be 'reject' (exactly N inputs) or 'keep_last' "
+                f"(the reference: the last N of more), got {self.induction_extra_inputs!r}"
+            )
+        if not isinstance(self.one_function, bool):
+            raise AZRConfigError(f"one_function must be true or false, got {self.one_function!r}")
         for name in ("max_program_chars", "max_input_chars", "max_message_chars",
                      "max_completion_chars", "max_prompt_chars"):
             _positive(name, getattr(self, name))
@@ -103,6 +116,8 @@ class EnvConfig:
             max_input_chars=self.max_input_chars,
             max_message_chars=self.max_message_chars,
             time_limit_s=self.executor.timeout_s,
+            one_function=self.one_function,
+            induction_extra_inputs=self.induction_extra_inputs,
         )
 
 

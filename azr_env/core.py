@@ -24,6 +24,7 @@ from azr_env.errors import AZRConfigError
 from azr_env.executor import Executor
 from azr_env.executor.checks import OutputCheck, Verdict, check_outputs
 from azr_env.formats import PROPOSE, SOLVE, get_format
+from azr_env.prompt_cap import REDRAWS, PromptFits, fill_from, too_long
 from azr_env.rewards import MALFORMED_REWARD
 from azr_env.scoring import Solver, score_proposals, score_solutions
 from azr_env.sources import TaskSource, TaskSupply
@@ -77,6 +78,8 @@ class SelfPlayCore:
         self._supply: TaskSupply | None = None
         self.warned_zero_only = False
         """Set once an env has warned that it poses only the zero task (see `env.py`)."""
+        self.prompt_fits: PromptFits | None = None
+        """The policy's prompt-length cap (see `azr_env.prompt_cap`); None poses any prompt."""
 
     @property
     def executor(self) -> Executor:
@@ -97,10 +100,21 @@ class SelfPlayCore:
         return self.types[name]
 
     def pose_propose(self, task_type: str, rng: np.random.Generator) -> Episode:
+        """A proposer's episode; with `prompt_fits` set, its references (or program) are drawn
+        again until the prompt fits, then with one reference fewer at a time (`prompt_cap`)."""
         tt = self.task_type(task_type)
-        context = tt.propose_context(self.buffers, rng, self.settings)
-        prompt = self.format.propose_prompt(task_type, tt.propose_fields(context, self.settings))
-        return Episode(task_type, PROPOSE, prompt, context=context)
+        shown = self.config.buffers.num_references
+        for attempt in range(REDRAWS * (shown + 1)):
+            context = tt.propose_context(self.buffers, rng, self.settings)
+            keep = shown - attempt // REDRAWS
+            if len(context.references) > keep:
+                context = replace(context, references=context.references[:keep])
+            prompt = self.format.propose_prompt(
+                task_type, tt.propose_fields(context, self.settings)
+            )
+            if self.prompt_fits is None or self.prompt_fits(prompt):
+                return Episode(task_type, PROPOSE, prompt, context=context)
+        raise too_long(f"{task_type} proposer", REDRAWS * (shown + 1))
 
     def pose_solve(self, task: Task) -> Episode:
         tt = self.task_type(task.task_type)
@@ -109,8 +123,29 @@ class SelfPlayCore:
 
     def draw_solve_tasks(self, task_type: str, rng: np.random.Generator, n: int) -> list[Task]:
         """`n` tasks to solve, with gold values: from the task source when the env has one, else
-        from the buffer, recent first (see `TaskBuffer.sample_solve`)."""
+        from the buffer, recent first (see `TaskBuffer.sample_solve`). With `prompt_fits` set,
+        a task whose prompt is over the cap is replaced by a fitting one of the draw (or, when
+        none fits, of uniform draws from the whole buffer)."""
         self.task_type(task_type)
+        tasks = self._draw_solve(task_type, rng, n)
+        if self.prompt_fits is None or not tasks:
+            return tasks
+        fits = [self._solve_fits(t) for t in tasks]
+        pool = [t for t, ok in zip(tasks, fits, strict=True) if ok]
+        for _ in range(REDRAWS if not pool else 0):
+            drawn = self.supply.draw(task_type, rng, n) if self.source is not None else \
+                self.with_gold(self.buffers[task_type].sample_references(rng, n))
+            pool = [t for t in drawn if self._solve_fits(t)]
+            if pool:
+                break
+        if not pool:
+            raise too_long(f"{task_type} solve", REDRAWS + 1)
+        return fill_from(tasks, fits, pool, rng)
+
+    def _solve_fits(self, task: Task) -> bool:
+        return self.prompt_fits is None or self.prompt_fits(self.pose_solve(task).prompt)
+
+    def _draw_solve(self, task_type: str, rng: np.random.Generator, n: int) -> list[Task]:
         if self.source is not None:
             return self.supply.draw(task_type, rng, n)
         return self.with_gold(self.buffers[task_type].sample_solve(rng, n))

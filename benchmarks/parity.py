@@ -11,10 +11,13 @@ goes through the real env and its sandbox:
   never, or half the time solve it (the learnability the two modes disagree on), plus a
   proposal without `</think>` and a malformed one.
 
-The column `reference parser (expected)` is what issue 12's reading of the reference code says
-that code would give; it is not executed here (the reference is not a dependency), so read it as
-the claim to check, not a measurement. **gap** marks a row where mode `reference` disagrees with
-it: a difference not yet covered by an option.
+Columns: the default format `r1` in reward modes `paper` and `reference`, and `paper-7b`'s
+setting, format `r1-reference` (the reference's `</think>` check and answer fallbacks) in mode
+`reference`. The column `reference parser (expected)` is what the reference code
+(`rewards/reward_managers.py`, `custom_evaluate.py`) gives, read from its source; it is not
+executed here (the reference is not a dependency), so read it as the claim to check, not a
+measurement. **gap** marks a row where the `paper-7b` column disagrees with it: a difference
+not covered by an option.
 
 Prints the table and writes it, with commit, date and command, to
 `benchmarks/results/parity.json`.
@@ -39,7 +42,6 @@ import gymnasium as gym
 
 import azr_env  # noqa: F401  (registers the ids)
 from azr_env.executor import Executor
-from azr_env.rewards import REWARD_MODES
 from benchmarks.provenance import commit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "parity.json"
@@ -71,7 +73,10 @@ SOLVE_ROWS = [
     Row("deduction/solve", "fallback `# Output: 6`", r1("# Output: 6"), 1.0),
     Row("deduction/solve", "fallback `<output>6</output>`", r1("<output>6</output>"), 1.0),
     Row("deduction/solve", "fallback \"the output is 6\"", r1("the output is 6"), 1.0),
+    Row("deduction/solve", "fallback call `output(6)`", r1("output(6)"), 1.0),
     Row("deduction/solve", "fallback raw `<answer>6</answer>`", r1("6"), 1.0),
+    Row("deduction/solve", "text between `</think>` and `<answer>`",
+        "I trace f(3).</think> so:\n<answer>\n```output\n6\n```\n</answer>", -1.0),
     Row("deduction/solve", "no `</think>`, right fenced answer",
         r1("```output\n6\n```", think=False), -1.0),
     Row("deduction/solve", "malformed: no `<answer>`", "the answer is 6", -1.0),
@@ -106,15 +111,20 @@ def scripted_solver(behaviour: str) -> Callable[[list[str]], list[str]]:
     return solve
 
 
-def score(executor: Executor, row: Row, mode: str) -> tuple[float, str]:
-    """The env's reward and reason for one row in one reward mode."""
+COLUMNS = {"paper": ("r1", "paper"), "reference": ("r1", "reference"),
+           "paper-7b": ("r1-reference", "reference")}
+"""Column name -> (prompt format, reward mode)."""
+
+
+def score(executor: Executor, row: Row, mode: str, fmt: str = "r1") -> tuple[float, str]:
+    """The env's reward and reason for one row in one reward mode and format."""
     rewards = {"mode": mode}
     if row.group.endswith("solve"):
-        env = gym.make("azr_env/Deduction-Solve-v0", executor=executor, rewards=rewards)
+        env = gym.make("azr_env/Deduction-Solve-v0", executor=executor, rewards=rewards, format=fmt)
         env.reset(options={"task": TASK})
     else:
         env = gym.make("azr_env/Deduction-Propose-v0", executor=executor, rewards=rewards,
-                       solver=scripted_solver(row.solver))
+                       solver=scripted_solver(row.solver), format=fmt)
         env.reset(seed=0)
     try:
         _, reward, *_, info = env.step(row.completion)
@@ -133,23 +143,24 @@ def build_table(executor: Executor) -> list[dict[str, Any]]:
     for row in SOLVE_ROWS + PROPOSE_ROWS:
         entry: dict[str, Any] = {"group": row.group, "completion": row.name, "solver": row.solver,
                                  "reference_parser_expected": row.expected_reference}
-        for mode in REWARD_MODES:
-            entry[mode], entry[f"{mode}_reason"] = score(executor, row, mode)
-        # A parity gap: mode `reference` (the one meant to follow the reference code) disagrees
-        # with what the reference parser is said to give.
-        entry["reference_mode_differs"] = entry["reference"] != row.expected_reference
+        for column, (fmt, mode) in COLUMNS.items():
+            entry[column], entry[f"{column}_reason"] = score(executor, row, mode, fmt)
+        # A parity gap: paper-7b's setting (meant to follow the reference code) disagrees with
+        # what the reference code gives.
+        entry["reference_mode_differs"] = entry["paper-7b"] != row.expected_reference
         table.append(entry)
     return table
 
 
 def markdown(table: list[dict[str, Any]]) -> str:
-    lines = ["| group | completion | mode `paper` | mode `reference` | reference parser (expected) "
-             "| reason (ours) |", "|---|---|---|---|---|---|"]
+    lines = ["| group | completion | `r1`, mode `paper` | `r1`, mode `reference` | `r1-reference`, "
+             "mode `reference` (paper-7b) | reference code | reason (`r1`) |",
+             "|---|---|---|---|---|---|---|"]
     for e in table:
         mark = " **gap**" if e["reference_mode_differs"] else ""
         lines.append(f"| {e['group']} | {e['completion']} | {_number(e['paper'])} | "
-                     f"{_number(e['reference'])} | {_number(e['reference_parser_expected'])}{mark} "
-                     f"| {e['paper_reason']} |")
+                     f"{_number(e['reference'])} | {_number(e['paper-7b'])} | "
+                     f"{_number(e['reference_parser_expected'])}{mark} | {e['paper_reason']} |")
     return "\n".join(lines)
 
 

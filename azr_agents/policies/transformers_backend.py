@@ -40,6 +40,7 @@ from azr_agents.policies.sampling import (
     sampling_logprobs,
     validate_sampling,
 )
+from azr_agents.policies.sharding import full_tensor
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # Shorter common prefixes are not worth a separate forward pass.
@@ -116,6 +117,8 @@ class TransformersPolicy:
             # A low-precision copy for sampling; the optimizer keeps updating the master weights.
             self._gen_model = copy.deepcopy(model).to(gen_dtype).eval().requires_grad_(False)
         self._synced_versions = self._weight_versions()
+        self.single_pass = False
+        """One forward per `logprobs` call (a sharded model needs the same passes everywhere)."""
         if self.config.gradient_checkpointing:
             self._enable_gradient_checkpointing()
 
@@ -170,7 +173,7 @@ class TransformersPolicy:
                 for dst, src in zip(
                     self._gen_model.parameters(), self.model.parameters(), strict=True
                 ):
-                    dst.copy_(src)
+                    dst.copy_(full_tensor(src))  # a sharded model's shards are gathered
         self._synced_versions = self._weight_versions()
 
     def _sync_if_stale(self) -> None:
@@ -376,7 +379,7 @@ class TransformersPolicy:
             empty = torch.zeros(batch, 0, device=self.device)
             return LogprobBatch(empty, empty.clone(), empty.clone())
         rows = [r for r in range(batch) if completion_ids[r]]
-        passes = _plan_passes(
+        passes = [(list(range(len(rows))), 0)] if self.single_pass else _plan_passes(
             [prompt_ids[r] for r in rows],
             [len(completion_ids[r]) for r in rows],
             _MIN_SHARED_PREFIX if self.config.share_prefix else None,

@@ -36,6 +36,7 @@ from azr_agents.policies.base import Generation, LogprobBatch
 from azr_agents.policies.config import PolicyConfig
 from azr_agents.policies.loading import resolve_model_source
 from azr_agents.policies.sampling import validate_sampling
+from azr_agents.policies.sharding import full_parameters
 
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.", "_fsdp_wrapped_module.")
 
@@ -144,7 +145,7 @@ class VLLMPolicy:
     def sync_weights(self) -> None:
         """Push the trainable weights into the vLLM engine (call after each optimizer step)."""
         tie = bool(getattr(self.model.config, "tie_word_embeddings", False))
-        weights = list(vllm_weight_items(self.model.named_parameters(), tie))
+        weights = list(vllm_weight_items(full_parameters(self.model), tie))  # shards gathered
         try:
             engine_model = (
                 self.llm.llm_engine.model_executor.driver_worker.worker.model_runner.model

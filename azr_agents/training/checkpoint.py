@@ -48,14 +48,19 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save_pretrained(folder: Path, model: Any, tokenizer: Any | None) -> None:
-    """The model (and tokenizer) as `from_pretrained` expects them, without progress bars."""
+def save_pretrained(folder: Path, model: Any, tokenizer: Any | None,
+                    weights: dict[str, Any] | None = None) -> None:
+    """The model (and tokenizer) as `from_pretrained` expects them, without progress bars;
+    `weights`: a whole state dict to write instead of the model's own (a sharded model's)."""
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
-        model.save_pretrained(folder)
+        if weights is None:
+            model.save_pretrained(folder)
+        else:
+            model.save_pretrained(folder, state_dict=weights)
         if tokenizer is not None:
             tokenizer.save_pretrained(folder)
     finally:
@@ -72,19 +77,24 @@ def save_checkpoint(
     save_extra: Callable[[Path], None],
     keep: int = 2,
     tokenizer: Any | None = None,
+    weights: dict[str, Any] | None = None,
+    optimizer_state: dict[str, Any] | None = None,
 ) -> Path:
     """Write checkpoint `step` under `root` and prune all but the newest `keep`.
 
     `save_extra(folder)` writes the buffers (`BUFFERS`, and anything else the run needs) into the
-    checkpoint before it is renamed into place.
+    checkpoint before it is renamed into place. `weights` and `optimizer_state`: whole state
+    dicts gathered from a sharded model and optimizer, written instead of theirs.
     """
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
     tmp = root / f".tmp-step-{step:06d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_pretrained(tmp, model, tokenizer)
-    torch.save(optimizer.state_dict(), tmp / OPTIMIZER)
+    save_pretrained(tmp, model, tokenizer, weights)
+    torch.save(
+        optimizer.state_dict() if optimizer_state is None else optimizer_state, tmp / OPTIMIZER
+    )
     torch.save(dict(state, step=step), tmp / STATE)
     save_extra(tmp)
     for path in tmp.iterdir():
@@ -121,6 +131,28 @@ def load_checkpoint(
         raise AZRConfigError(f"checkpoint {path} is incomplete (missing {missing})")
     load_weights(model, path)
     optimizer.load_state_dict(torch.load(path / OPTIMIZER, weights_only=False))
+    state: dict[str, Any] = torch.load(path / STATE, weights_only=False)
+    return state
+
+
+def read_full_states(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A checkpoint's whole weights and optimizer state, read into memory (for a sharded model,
+    which takes them through `azr_agents.policies.sharding.load_full_states`)."""
+    index = path / WEIGHTS_INDEX
+    files = (
+        sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        if index.exists()
+        else [WEIGHTS]
+    )
+    weights: dict[str, torch.Tensor] = {}
+    for name in files:
+        weights.update(load_file(str(path / name)))
+    optim: dict[str, Any] = torch.load(path / OPTIMIZER, weights_only=False)
+    return weights, optim
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """A checkpoint's `state.pt` (step, random states, ...)."""
     state: dict[str, Any] = torch.load(path / STATE, weights_only=False)
     return state
 

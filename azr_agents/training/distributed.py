@@ -1,6 +1,7 @@
 """Data-parallel self-play across processes started by `accelerate launch`.
 
-Each process plays its own batch (its own envs, buffers and seeds) and computes its own loss;
+Each process plays B / N of the step's batch (its own envs and seeds) and computes its loss on
+its share; the buffers and the advantage baselines are the whole step's (`shared_step`), and
 gradients are averaged across processes before every optimizer step, so the weights stay equal
 everywhere. Gradients are averaged by hand rather than through DDP because generation runs a
 different number of forward passes in each process, and DDP synchronises on every forward.

@@ -25,8 +25,9 @@ def default_run_dir(config: AZRConfig) -> Path:
 def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train for `config.run.steps` steps (counting a resumed run's earlier steps).
 
-    Under `accelerate launch` every process plays its own batch with its own seed and buffers;
-    the main process prints, plots, probes and writes the run folder.
+    Under `accelerate launch` with N processes every process plays B / N of each group's batch
+    with its own seed, and all share one set of buffers (every process's new tasks are gathered
+    each step); the main process prints, plots, probes and writes the run folder.
     """
     from rich.console import Console
     from tqdm import tqdm
@@ -49,6 +50,13 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
         policy = load_policy(config.policy.model, config.policy.backend,
                              **_policy_options(config, parallel))
     console.print(f"policy loaded in {time.perf_counter() - started:.0f} s")
+    if config.optim.sharding == "fsdp" and parallel.world > 1:
+        from azr_agents.policies.sharding import shard_policy
+
+        shard_policy(policy, parallel)
+        console.print(f"trainable model sharded over {parallel.world} processes (FSDP2)")
+    elif config.optim.sharding == "fsdp":
+        console.print("optim.sharding=fsdp with one process: nothing to shard, full model kept")
 
     checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
     if resume and checkpoint is None:
@@ -59,7 +67,9 @@ def run_training(config: AZRConfig, run_dir: Path, resume: bool = False) -> dict
         else None
     )
     seed = config.run.seed + 7919 * parallel.rank  # a resumed run restores its random states
-    with SelfPlaySession(config.selfplay, seed=seed, buffers=buffers) as session:
+    with SelfPlaySession(
+        config.selfplay, seed=seed, buffers=buffers, world=parallel.world
+    ) as session:
         trainer = Trainer(config, policy, session, run_dir, log=console.print, parallel=parallel)
         trainer.write_config()
         if checkpoint is not None:
@@ -127,7 +137,7 @@ def _seed(trainer: Any, session: Any, target: int, config: AZRConfig, console: A
         for _ in range(rounds):
             if not session.needs_seeding(target):
                 break
-            session.seed_round(trainer.complete)
+            session.seed_round(trainer.complete, trainer.buffer_sync)
             bar.update(1)
             bar.set_postfix_str(" ".join(f"{k}={v}" for k, v in session.buffer_sizes().items()))
     console.print(f"buffers after seeding: {session.buffer_sizes()} (target {target} each)")

@@ -26,6 +26,7 @@ import numpy as np
 
 from azr_agents.config import SelfPlayConfig
 from azr_agents.errors import AZRConfigError
+from azr_agents.training.shared_step import BufferSync
 from azr_env import env_id
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig
@@ -53,11 +54,25 @@ class SelfPlaySession:
     """Six vector envs (or fewer: `selfplay.task_types`) over one buffer set and one sandbox."""
 
     def __init__(
-        self, config: SelfPlayConfig, seed: int = 0, buffers: TaskBuffers | None = None
+        self,
+        config: SelfPlayConfig,
+        seed: int = 0,
+        buffers: TaskBuffers | None = None,
+        world: int = 1,
     ) -> None:
         """`buffers`: resume from these (e.g. a checkpoint's); default: fresh, from the zero tasks.
-        `seed` seeds the envs' prompt sampling (a resumed run passes its seed plus its step)."""
+        `seed` seeds the envs' prompt sampling (a resumed run passes its seed plus its step).
+        `world`: the number of processes sharing the step; this one poses `batch_size / world`
+        prompts per group (the trainer keeps the processes' buffers identical,
+        `azr_agents.training.shared_step`)."""
+        if world < 1 or config.batch_size % world:
+            raise AZRConfigError(
+                f"selfplay.batch_size ({config.batch_size}) must be a multiple of the number of "
+                f"processes ({world}): each plays an equal share of the batch"
+            )
         self.config = config
+        self.batch_size = config.batch_size // world
+        """Prompts this process poses per group and step (B / number of processes)."""
         self.seed = seed
         self.solver: Completer | None = None
         self.env_config: EnvConfig = config.env
@@ -79,7 +94,7 @@ class SelfPlaySession:
     def _make(self, task_type: str, role: str, solver: Callable[[list[str]], list[str]] | None,
               group: int) -> Any:
         env: Any = gymnasium.make_vec(
-            env_id(task_type, role), num_envs=self.config.batch_size * group,
+            env_id(task_type, role), num_envs=self.batch_size * group,
             vectorization_mode="vector_entry_point", config=self.env_config,
             solver=solver, executor=self.executor, buffers=self.buffers, samples_per_prompt=group,
         )
@@ -93,7 +108,7 @@ class SelfPlaySession:
 
     def _reset_all(self, seed: int) -> None:
         """Seed every sub-env's RNG stream once; later resets continue those streams."""
-        stride = self.config.batch_size * self.config.samples_per_prompt
+        stride = self.batch_size * self.config.samples_per_prompt
         for offset, env in enumerate(self._all_envs().values()):
             env.reset(seed=seed * 100_003 + offset * stride)
 
@@ -125,6 +140,13 @@ class SelfPlaySession:
         for name, env in envs.items():
             env.unwrapped.load_state_dict(state["envs"][name])
         self.step = int(state["step"])
+
+    def cap_prompts(self, fits: Callable[[str], bool] | None) -> None:
+        """Pose only prompts for which `fits(prompt)` holds (the policy's token cap), in every
+        env: proposers' references are drawn again, over-long solve tasks swapped
+        (`azr_env.prompt_cap`); None lifts the cap."""
+        for env in self._all_envs().values():
+            env.unwrapped.core.prompt_fits = fits
 
     def _solve(self, prompts: list[str]) -> list[str]:
         if self.solver is None:
@@ -166,16 +188,20 @@ class SelfPlaySession:
 
     # -- seeding --------------------------------------------------------------------------------
     def seeding_target(self) -> int:
+        """Valid tasks per buffer before training: the whole batch's B x seed factor."""
         return self.config.batch_size * self.config.seed_factor
 
     def needs_seeding(self, target: int) -> bool:
         assert self.buffers is not None
         return any(len(self.buffers[t]) < target for t in self.config.task_types)
 
-    def seed_round(self, complete: Completer) -> None:
+    def seed_round(self, complete: Completer, sync: BufferSync | None = None) -> None:
         """One proposal per sub-env of every type whose buffer is short (one generation batch,
-        by `complete`: the trainer's sampling); no update."""
+        by `complete`: the trainer's sampling); no update. With several processes every one
+        calls this, and `sync` (the trainer's) leaves them all with the same buffers."""
         assert self.buffers is not None
+        if sync is not None:
+            sync.mark()
         target = self.seeding_target()
         short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
         prompts = {t: self._pose(self.seed_envs[t]) for t in short}
@@ -183,6 +209,8 @@ class SelfPlaySession:
         for task_type in short:
             mine = [next(completions) for _ in prompts[task_type]]
             self._step(self.seed_envs[task_type], mine)
+        if sync is not None:
+            sync.sync()
 
     # -- probe: a fixed set of tasks, scored the same way every time -----------------------------
     def probe_tasks(self, size: int) -> list[dict[str, Any]]:

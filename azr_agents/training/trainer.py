@@ -24,11 +24,14 @@ import torch
 from azr_agents import estimators
 from azr_agents.config import AZRConfig, to_yaml
 from azr_agents.policies import Policy
+from azr_agents.policies.sharding import full_states, full_tensor, is_sharded, load_full_states
 from azr_agents.run_folder import STATE
 from azr_agents.training.checkpoint import (
     BUFFERS,
     load_checkpoint,
     rank_file,
+    read_full_states,
+    read_state,
     save_checkpoint,
     write_atomic,
 )
@@ -38,6 +41,7 @@ from azr_agents.training.metrics import MetricsLogger, plot_run
 from azr_agents.training.rollout import Sample, pad, response_mask
 from azr_agents.training.samples import SamplesLogger, markdown_tables
 from azr_agents.training.session import SelfPlaySession
+from azr_agents.training.shared_step import BufferSync, global_batch
 
 
 @dataclass
@@ -77,6 +81,12 @@ class Trainer:
         self.tokens_generated = 0
         self.generation_s = 0.0
         session.solver = self._solve  # learnability estimates sample from the current policy
+        assert session.buffers is not None
+        self.buffer_sync = BufferSync(session.buffers, parallel)
+        """Several processes: every one ends each proposal phase with the same buffers."""
+        limit = config.generation.max_prompt_tokens
+        if limit is not None:
+            session.cap_prompts(lambda prompt: len(policy.encode(prompt)) <= limit)
 
     # -- generation --------------------------------------------------------------------------
     def _generate(self, prompts: list[str], n: int = 1) -> list[Any]:
@@ -113,10 +123,19 @@ class Trainer:
 
         # 1-3. Propose for every task type; the env validates each proposal in the sandbox, asks
         #      the solver n times for its learnability, and adds valid ones to the buffers.
+        #      With several processes, each scores its share; then all take every new task.
+        #      (`selfplay.solve_tasks=previous_step`: solve tasks are drawn first, from the
+        #      buffers as the last step left them, as the reference builds its solver batch.)
+        solve_pose: Callable[[str], list[str]] = self.session.solve_prompts
+        if self.config.selfplay.solve_tasks == "previous_step":
+            posed = {t: solve_pose(t) for t in self.config.selfplay.task_types}
+            solve_pose = posed.__getitem__
+        self.buffer_sync.mark()
         samples += self._play("propose", self.session.propose_prompts)
+        self.buffer_sync.sync()
 
         # 4. Solve tasks from the buffers, most recent first.
-        samples += self._play("solve", self.session.solve_prompts)
+        samples += self._play("solve", solve_pose)
         rollout_s = time.perf_counter() - started
         timer.seconds["generation"] = self.generation_s
         timer.seconds["env"] = rollout_s - self.generation_s
@@ -127,10 +146,21 @@ class Trainer:
         timer.add("update", now)
 
         self.step_index += 1
-        metrics = self._metrics(samples, update, timer, time.perf_counter() - started)
+        everyone = self._everyone(samples)
+        metrics = self._metrics(everyone, update, timer, time.perf_counter() - started)
         self.log_metrics(metrics)
         self._log_samples(samples)
         return metrics
+
+    def _everyone(self, samples: list[Sample]) -> list[Sample]:
+        """The whole step's samples for its metrics (every process's, without their long texts
+        and log-probs); just ours with one process."""
+        if self.parallel is None or self.parallel.world == 1:
+            return samples
+        light = [Sample(prompt="", text="", token_ids=s.token_ids, logprobs=[], reward=s.reward,
+                        task_type=s.task_type, role=s.role, prompt_id=s.prompt_id, info=s.info)
+                 for s in samples]
+        return [s for part in self.parallel.gather(light) for s in part]
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         """Append to metrics.jsonl (the main process writes for the run)."""
@@ -176,27 +206,28 @@ class Trainer:
         # An `infra` outcome is the sandbox's failure, not the model's: it is not trained on.
         trainable = [s for s in samples if s.token_ids and not s.info.get("infra")]
         world = self.parallel.world if self.parallel is not None else 1
-        if not trainable and world == 1:
+        opt = self.config.optim
+        # The estimator sees the whole step's batch (every process's samples): its baselines are
+        # the batch's, as with one process; we keep our rows (`azr_agents.training.shared_step`).
+        whole = global_batch(trainable, self.parallel, opt.mini_batches_per_step)
+        if not whole.prompt_ids:
             return {"skipped": 1.0}
         mask = response_mask(trainable)
-        advantages = mask
-        if trainable:
-            inp = estimators.AdvantageInput(
-                rewards=torch.tensor([s.reward for s in trainable], dtype=torch.float32),
-                mask=mask,
-                groups=[s.group for s in trainable],
-                prompt_ids=[s.prompt_id for s in trainable],
-            )
-            advantages = estimators.check_advantages(self.config.estimator.name,
-                                                     self.estimator(inp), inp)
+        inp = estimators.AdvantageInput(
+            rewards=whole.rewards, mask=whole.mask, groups=whole.groups,
+            prompt_ids=whole.prompt_ids,
+        )
+        advantages = estimators.check_advantages(
+            self.config.estimator.name, self.estimator(inp), inp
+        )[whole.offset : whole.offset + len(trainable), : mask.shape[1]]
         per_sample = (advantages * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         for sample, value in zip(trainable, per_sample.tolist(), strict=True):
             sample.advantage = float(value)
         old_logprobs = pad([s.logprobs for s in trainable], mask.shape[1])
-        opt = self.config.optim
         stats = LossStats()
         grad_norm = 0.0
         params = [p for p in self.policy.model.parameters() if p.requires_grad]
+        sharded = is_sharded(self.policy.model)
         # Mini-batches are contiguous slices of the self-play order (every process splits into the
         # same number, even empty ones, so gradient averaging stays in lockstep). Within one, the
         # order of micro-batches does not change its update: sorting by prompt keeps shared
@@ -207,11 +238,19 @@ class Trainer:
         ]
         self.policy.model.train()
         for _ in range(opt.ppo_epochs):
-            for order in mini_batches:
+            for index, order in enumerate(mini_batches):
                 self.optimizer.zero_grad(set_to_none=True)
-                total_tokens = max(float(mask[order].sum()), 1.0)
-                for start in range(0, len(order), opt.micro_batch_size):
+                # normalised by the whole mini-batch's tokens; averaging over processes then
+                # gives the gradient one process would compute on the union of their slices
+                total_tokens = max(whole.tokens_per_part[index], 1.0) / world
+                # a sharded model runs collectives in every pass: all processes run as many
+                # micro-batches as the busiest one, padded with passes that add no gradient
+                passes = max(len(order), whole.rows_per_part[index] if sharded else 0)
+                for start in range(0, passes, opt.micro_batch_size):
                     rows = order[start : start + opt.micro_batch_size]
+                    if not rows:
+                        self._no_op_pass()
+                        continue
                     batch = [trainable[i] for i in rows]
                     recomputed = self.policy.logprobs(
                         [s.prompt for s in batch], [s.token_ids for s in batch],
@@ -226,16 +265,29 @@ class Trainer:
                     )
                     loss.backward()  # type: ignore[no-untyped-call]
                     stats.add(part)
-                if self.parallel is not None:
+                if self.parallel is not None and not sharded:  # FSDP averages in its backward
                     self.parallel.average_gradients(params)  # every process, even with no samples
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
+                grad_norm = float(
+                    full_tensor(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
+                )
                 self.optimizer.step()
         self.policy.model.eval()
         self.policy.sync_weights()
         masked = advantages[mask > 0]
         return {**stats.means(), "grad_norm": grad_norm,
                 "advantage_std": float(masked.std()) if masked.numel() > 1 else 0.0,
-                "trained_samples": float(len(trainable))}
+                "trained_samples": float(len(whole.prompt_ids))}
+
+    def _no_op_pass(self) -> None:
+        """One forward and backward that adds nothing to the gradients (lockstep padding)."""
+        eos = self.policy.tokenizer.eos_token_id
+        probe = self.policy.logprobs(
+            ["."],
+            [[int(eos)]],
+            temperature=self.config.generation.temperature,
+            top_p=self.config.generation.top_p,
+        )
+        (probe.logprobs.sum() * 0.0).backward()  # type: ignore[no-untyped-call]
 
     def _metrics(self, samples: list[Sample], update: dict[str, float], timer: StepTimer,
                  step_s: float) -> dict[str, Any]:
@@ -285,6 +337,10 @@ class Trainer:
         per_rank = [(self._buffers_text(), self._state())]
         if self.parallel is not None:
             per_rank = self.parallel.gather(per_rank[0])
+        # a sharded model and optimizer are gathered whole (a collective), so that a checkpoint
+        # is the same folder with or without sharding
+        weights, optim = full_states(self.policy.model, self.optimizer) \
+            if is_sharded(self.policy.model) else (None, None)
         if not self.is_main:
             return None
 
@@ -294,10 +350,18 @@ class Trainer:
                 if rank:
                     torch.save(state, rank_file(folder, STATE, rank))
 
-        return save_checkpoint(self.run_dir / "checkpoints", self.step_index, self.policy.model,
-                               self.optimizer, per_rank[0][1], save_extra,
-                               keep=self.config.run.keep_checkpoints,
-                               tokenizer=self.policy.tokenizer)
+        return save_checkpoint(
+            self.run_dir / "checkpoints",
+            self.step_index,
+            self.policy.model,
+            self.optimizer,
+            per_rank[0][1],
+            save_extra,
+            keep=self.config.run.keep_checkpoints,
+            tokenizer=self.policy.tokenizer,
+            weights=weights,
+            optimizer_state=optim,
+        )
 
     def _buffers_text(self) -> str:
         with tempfile.TemporaryDirectory() as folder:
@@ -309,7 +373,12 @@ class Trainer:
         """Continue exactly from checkpoint `path` (its buffers went to the session when it was
         made): weights, optimizer, step and every random state; the run folder's logs are cut
         back to the checkpoint's step."""
-        state = load_checkpoint(path, self.policy.model, self.optimizer)
+        if is_sharded(self.policy.model):
+            weights, optim = read_full_states(path)
+            load_full_states(self.policy.model, self.optimizer, weights, optim)
+            state = read_state(path)
+        else:
+            state = load_checkpoint(path, self.policy.model, self.optimizer)
         rank = self.parallel.rank if self.parallel is not None else 0
         own = rank_file(path, STATE, rank)
         if rank and own.exists():

@@ -1,6 +1,8 @@
 """Prompt formats: rendering task prompts and parsing completions, behind one protocol.
 
-`get_format("r1")` (the default, faithful to the reference implementation), `get_format("plain")`
+`get_format("r1")` (the default, faithful to the reference implementation's prompts),
+`get_format("r1-reference")` (the same, reading completions as the reference code does),
+`get_format("plain")`
 (chat models) or `get_format("completion")` (small and base models: few-shot Python text to
 continue); `register_format` adds your own.
 """
@@ -22,12 +24,13 @@ from azr_env.formats.base import (
 )
 from azr_env.formats.completion import CompletionFormat
 from azr_env.formats.plain import PlainFormat
-from azr_env.formats.r1 import R1Format
+from azr_env.formats.r1 import R1Format, reference_r1
 
 DEFAULT_FORMAT = "r1"
 
 _FORMATS: dict[str, Callable[[], PromptFormat]] = {
     "r1": R1Format,
+    "r1-reference": reference_r1,
     "plain": PlainFormat,
     "completion": CompletionFormat,
 }

@@ -201,6 +201,11 @@ class PromptFormat(ABC):
                 last = body
         return None if last is None else clean_block(last, keep_indent=kind == "python")
 
+    def answer_value(self, answer: str | None, kind: str) -> str | None:
+        """A solver's answer of `kind` in `answer`: by default its last `kind` block (a format
+        may read more forms, e.g. `R1Format(answer_fallbacks=True)`)."""
+        return self.last_block(answer, kind)
+
     def parse(self, text: str, kind: str) -> str | None:
         """Shortcut for a solver: the last `kind` block of the completion's answer, or None."""
         return self.last_block(self.extract_answer(text), kind)

@@ -16,11 +16,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from azr_env.formats.base import PromptFields, PromptFormat, Renderer, fenced
+from azr_env.formats.fallbacks import reference_value, think_then_answer
 from azr_env.task import ABDUCTION, DEDUCTION, INDUCTION
 
 ANSWER_OPEN = "<answer>"
 ANSWER_CLOSE = "</answer>"
-THINK_CLOSE = "</think>"
 
 _WRAPPER_HEAD = (
     "A conversation between User and Assistant. The user asks a question, and the Assistant "
@@ -258,8 +258,16 @@ Name your entry function `f()`!!!
 class R1Format(PromptFormat):
     """`<think>...</think><answer>...</answer>` with the reference prompts (the default).
 
-    `require_think=True` also demands a `</think>` before the answer, like the reference's
-    format check (its prompt opens the `<think>`); by default only the `<answer>` tags count.
+    Two options follow the reference code's reading of completions (`fallbacks.py`; both are on
+    in the registered format `r1-reference`, which `paper-7b` uses):
+
+    - `require_think=True`: a completion must close its `</think>` and open `<answer>` right
+      after it (whitespace only between), as the reference's format check demands; by default
+      only the `<answer>` tags count.
+    - `answer_fallbacks=True`: a solver's input or output without its fenced block is read from
+      `# Output:`, `output(...)`, `<output>`, "the output is", and at last the whole answer
+      text, as the reference does; by default a missing block is a format error (spec
+      section 6).
     """
 
     name: ClassVar[str] = "r1"
@@ -272,8 +280,9 @@ class R1Format(PromptFormat):
         (INDUCTION, "solve"): induction_solve,
     }
 
-    def __init__(self, *, require_think: bool = False) -> None:
+    def __init__(self, *, require_think: bool = False, answer_fallbacks: bool = False) -> None:
         self.require_think = require_think
+        self.answer_fallbacks = answer_fallbacks
 
     def wrap(self, body: str) -> str:
         return _WRAPPER_HEAD + body + _WRAPPER_TAIL
@@ -288,6 +297,19 @@ class R1Format(PromptFormat):
         end = text.find(ANSWER_CLOSE, start + len(ANSWER_OPEN))
         if end < 0:
             return None
-        if self.require_think and text.rfind(THINK_CLOSE, 0, start) < 0:
+        if self.require_think and not think_then_answer(text):
             return None
         return text[start + len(ANSWER_OPEN) : end].strip()
+
+    def answer_value(self, answer: str | None, kind: str) -> str | None:
+        """The last `kind` block; with `answer_fallbacks`, a solver's input or output is read
+        the reference's way when the block is missing."""
+        block = self.last_block(answer, kind)
+        if not self.answer_fallbacks or kind not in ("input", "output") or not isinstance(answer, str):
+            return block
+        return reference_value(answer, kind, block)
+
+
+def reference_r1() -> R1Format:
+    """R1 reading completions as the reference code does (`require_think`, `answer_fallbacks`)."""
+    return R1Format(require_think=True, answer_fallbacks=True)

@@ -35,6 +35,8 @@ class TaskSettings:
     - `max_program_chars`, `max_input_chars`, `max_message_chars`: size caps on proposals,
       which also bound the prompts that later show them.
     - `time_limit_s`: the execution limit stated in prompts (the executor enforces its own).
+    - `one_function`, `induction_extra_inputs`: the reference's proposal rules
+      (`azr_env.tasks.reference_rules`).
     """
 
     banned_modules: tuple[str, ...] = REFERENCE_BANNED_MODULES
@@ -44,6 +46,8 @@ class TaskSettings:
     max_input_chars: int = 5_000
     max_message_chars: int = 5_000
     time_limit_s: float = PromptFields.time_limit_s
+    one_function: bool = False
+    induction_extra_inputs: str = "reject"
 
     def banned_keywords(self) -> tuple[str, ...]:
         return self.banned_modules if self.show_banned else ()
@@ -160,8 +164,9 @@ class TaskType(ABC):
         """The fields of the solver's prompt (what the solver is allowed to see)."""
 
     def parse_answer(self, fmt: PromptFormat, answer: str) -> str | None:
-        """The solver's answer: the last block of `answer_kind` (None: malformed)."""
-        return fmt.last_block(answer, self.answer_kind)
+        """The solver's answer: the last block of `answer_kind`, or what the format reads
+        instead (`PromptFormat.answer_value`; None: malformed)."""
+        return fmt.answer_value(answer, self.answer_kind)
 
     @abstractmethod
     def check_answers(

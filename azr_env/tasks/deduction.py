@@ -19,6 +19,7 @@ from azr_env.formats import PromptFields, PromptFormat, Reference
 from azr_env.task import DEDUCTION, ZERO_PROGRAM, ZERO_STEP, Task
 from azr_env.tasks.base import Proposal, ProposeContext, Rejection, TaskSettings, TaskType
 from azr_env.tasks.program import strip_top_level_calls
+from azr_env.tasks.reference_rules import one_function_named_f
 from azr_env.tasks.registry import register_task_type
 
 
@@ -51,7 +52,13 @@ class TripletTaskType(TaskType):
         args = fmt.last_block(answer, "input")
         if args is None:
             return Rejection("no_input_block")
-        return Proposal(program=strip_top_level_calls(program), inputs=(args,))
+        program = strip_top_level_calls(program)
+        if settings.one_function:
+            named = one_function_named_f(program)
+            if isinstance(named, Rejection):
+                return named
+            program = named
+        return Proposal(program=program, inputs=(args,))
 
 
 class DeductionTask(TripletTaskType):

@@ -19,6 +19,7 @@ from azr_env.formats import PromptFields, PromptFormat
 from azr_env.task import INDUCTION, ZERO_PROGRAM, ZERO_STEP, Task
 from azr_env.tasks.base import Proposal, ProposeContext, Rejection, TaskSettings, TaskType
 from azr_env.tasks.program import mentions_program
+from azr_env.tasks.reference_rules import induction_inputs
 from azr_env.tasks.registry import register_task_type
 
 ZERO_MESSAGE = "Write a function that returns whatever you input"
@@ -80,11 +81,10 @@ class InductionTask(TaskType):
     def parse_proposal(
         self, fmt: PromptFormat, answer: str, context: ProposeContext, settings: TaskSettings
     ) -> Proposal | Rejection:
-        inputs = fmt.all_blocks(answer, "input")
-        if len(inputs) != settings.num_inputs:
-            return Rejection(
-                "wrong_number_of_inputs", f"{len(inputs)} input blocks, {settings.num_inputs} asked"
-            )
+        inputs = induction_inputs(fmt.all_blocks(answer, "input"), settings.num_inputs,
+                                  settings.induction_extra_inputs)
+        if isinstance(inputs, Rejection):
+            return inputs
         message = fmt.last_block(answer, "message")
         if message is None:
             return Rejection("no_message_block")

@@ -92,10 +92,12 @@ def test_yaml_round_trip_keeps_every_value() -> None:
     assert isinstance(again, AZRConfig)
 
 
-def test_every_preset_resolves_the_env_config_it_resolved_before_the_env_was_nested() -> None:
-    """The presets' env options moved from renamed `selfplay.*` fields into `selfplay.env`
-    (azr_env's own `EnvConfig`); data/preset_env_configs.json holds what each preset resolved
-    to before that move, so the move changed no run."""
+def test_every_preset_resolves_the_env_config_on_record() -> None:
+    """data/preset_env_configs.json holds each preset's resolved env config. It was written
+    before the env options moved from renamed `selfplay.*` fields into `selfplay.env`, so the
+    move changed no run; since then only on purpose (the 7B presets took the reference's rules:
+    `r1-reference`, `one_function`, `induction_extra_inputs=keep_last`, `buffers.keep=oldest`).
+    A preset edit that changes the env shows up here."""
     import dataclasses
     import json
     from pathlib import Path

@@ -32,3 +32,16 @@ def test_the_parity_table_scores_every_row_in_both_modes(executor: Executor) -> 
     assert rows[("deduction/propose", "valid, never solved")]["reference"] == -0.5
     assert rows[("deduction/solve", "well-formed, right")]["paper"] == 1.0
     assert rows[("deduction/solve", "malformed: empty")]["paper"] == -1.0
+    # paper-7b's setting (format r1-reference, mode reference) matches the reference code on
+    # every row; the default r1 format differs on the fallback forms and the </think> rows
+    assert not any(r["reference_mode_differs"] for r in rows.values())
+    fallbacks = {k[1] for k, r in rows.items() if r["reference"] != r["paper-7b"]}
+    assert {
+        "fallback `# Output: 6`",
+        "fallback `<output>6</output>`",
+        'fallback "the output is 6"',
+        "fallback call `output(6)`",
+        "fallback raw `<answer>6</answer>`",
+        "no `</think>`, right fenced answer",
+        "valid, no `</think>`",
+    } <= fallbacks
