@@ -138,7 +138,14 @@ def load_checkpoint(
 def read_full_states(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """A checkpoint's whole weights and optimizer state, read into memory (for a sharded model,
     which takes them through `azr_agents.policies.sharding.load_full_states`)."""
-    index = path / WEIGHTS_INDEX
+    weights = read_weights(path)
+    optim: dict[str, Any] = torch.load(path / OPTIMIZER, weights_only=False)
+    return weights, optim
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of the safetensors weights in `folder`, one file or shards (by its index)."""
+    index = folder / WEIGHTS_INDEX
     files = (
         sorted(set(json.loads(index.read_text())["weight_map"].values()))
         if index.exists()
@@ -146,9 +153,8 @@ def read_full_states(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     )
     weights: dict[str, torch.Tensor] = {}
     for name in files:
-        weights.update(load_file(str(path / name)))
-    optim: dict[str, Any] = torch.load(path / OPTIMIZER, weights_only=False)
-    return weights, optim
+        weights.update(load_file(str(folder / name)))
+    return weights
 
 
 def read_state(path: Path) -> dict[str, Any]:
@@ -163,15 +169,7 @@ def load_weights(model: torch.nn.Module, folder: Path) -> None:
     Every parameter must be in the files, except one tied to a parameter that is (e.g.
     `lm_head.weight` of a model with tied embeddings, which `save_pretrained` leaves out).
     """
-    index = folder / WEIGHTS_INDEX
-    files = (
-        sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        if index.exists()
-        else [WEIGHTS]
-    )
-    weights: dict[str, torch.Tensor] = {}
-    for name in files:
-        weights.update(load_file(str(folder / name)))
+    weights = read_weights(folder)
     result = model.load_state_dict(weights, strict=False)
     own = model.state_dict()
     loaded = {own[k].data_ptr() for k in weights if k in own}
