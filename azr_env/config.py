@@ -52,6 +52,8 @@ class EnvConfig:
       rename its one function to `f`, as the reference does (default: any program with an `f`).
     - `induction_extra_inputs`: `reject` (default: exactly N input blocks) or `keep_last` (the
       reference: N or more, the last N kept).
+    - `gold_imports`: run an induction solver's program after the import lines of the program
+      the task was made from, as the reference does (default: the program runs as written).
     """
 
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -72,6 +74,7 @@ class EnvConfig:
     reveal_answers: bool = False
     one_function: bool = False
     induction_extra_inputs: str = "reject"
+    gold_imports: bool = False
 
     def validate(self) -> None:
         """Raise `AZRConfigError` naming the option to fix."""
@@ -100,8 +103,9 @@ class EnvConfig:
                 "induction_extra_inputs must be 'reject' (exactly N inputs) or 'keep_last' "
                 f"(the reference: the last N of more), got {self.induction_extra_inputs!r}"
             )
-        if not isinstance(self.one_function, bool):
-            raise AZRConfigError(f"one_function must be true or false, got {self.one_function!r}")
+        for flag in ("one_function", "gold_imports"):
+            if not isinstance(getattr(self, flag), bool):
+                raise AZRConfigError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         for name in ("max_program_chars", "max_input_chars", "max_message_chars",
                      "max_completion_chars", "max_prompt_chars"):
             _positive(name, getattr(self, name))
@@ -118,6 +122,7 @@ class EnvConfig:
             time_limit_s=self.executor.timeout_s,
             one_function=self.one_function,
             induction_extra_inputs=self.induction_extra_inputs,
+            gold_imports=self.gold_imports,
         )
 
 
