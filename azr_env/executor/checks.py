@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .jobs import CallManyJob, EvalJob, Job
+from .per_input import run_call_many
 from .pool import Executor
 from .render import render_source
 from .result import ExecResult, from_payload
@@ -224,8 +225,9 @@ class ProgramCheck:
 
 
 def check_programs(executor: Executor, checks: Sequence[ProgramCheck]) -> list[Verdict]:
-    """Run each candidate on its held-out inputs in one job; correct only if all pairs match."""
-    results = executor.run_batch([CallManyJob(c.program, c.inputs) for c in checks])
+    """Run each candidate on its held-out inputs in one job (or one job per input, with
+    `timeout_per="input"`); correct only if all pairs match."""
+    results = run_call_many(executor, [CallManyJob(c.program, c.inputs) for c in checks])
     verdicts = []
     for check, result in zip(checks, results, strict=True):
         if not result.ok:

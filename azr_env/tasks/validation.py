@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from azr_env.errors import AZRConfigError
 from azr_env.executor import CallManyJob, ExecResult, Executor
 from azr_env.executor.checks import argument_limits, argument_source
-from azr_env.executor.jobs import Job
+from azr_env.executor.per_input import run_call_many
 from azr_env.executor.pool import determinism_verdict
 from azr_env.executor.sandbox import answers
 from azr_env.tasks.base import Proposal, Rejection, TaskSettings, TaskType, Validation
@@ -41,7 +41,7 @@ def _as_data_source(args: str, program: str, limits: answers.Limits) -> str:
         return args
 
 
-def _jobs(proposal: Proposal, mode: str, limits: answers.Limits) -> list[Job]:
+def _jobs(proposal: Proposal, mode: str, limits: answers.Limits) -> list[CallManyJob]:
     """Every job calls `f` on each input twice: the same kind of job that later checks an
     abduction answer, so the program cannot tell the two apart but by its arguments."""
     inputs = tuple(_as_data_source(args, proposal.program, limits) for args in proposal.inputs)
@@ -104,7 +104,7 @@ def validate_proposals(
     check_determinism_mode(determinism)
     limits = argument_limits(executor)
     out: list[Validation | None] = []
-    jobs: list[Job] = []
+    jobs: list[CallManyJob] = []
     spans: list[tuple[int, int]] = []
     for task_type, proposal in items:
         rejected: Rejection | None = task_type.static_check(proposal, settings) if static \
@@ -117,7 +117,7 @@ def validate_proposals(
         new = _jobs(proposal, determinism, limits)
         spans.append((len(jobs), len(jobs) + len(new)))
         jobs.extend(new)
-    results = executor.run_batch(jobs) if jobs else []
+    results = run_call_many(executor, jobs, repeats=2) if jobs else []
     final: list[Validation] = []
     for (task_type, proposal), done, (start, end) in zip(items, out, spans, strict=True):
         if done is None:
