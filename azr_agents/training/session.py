@@ -200,17 +200,21 @@ class SelfPlaySession:
         by `complete`: the trainer's sampling); no update. With several processes every one
         calls this, and `sync` (the trainer's) leaves them all with the same buffers."""
         assert self.buffers is not None
-        if sync is not None:
-            sync.mark()
-        target = self.seeding_target()
-        short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
-        prompts = {t: self._pose(self.seed_envs[t]) for t in short}
-        completions = iter(complete([p for t in short for p in prompts[t]]))
-        for task_type in short:
-            mine = [next(completions) for _ in prompts[task_type]]
-            self._step(self.seed_envs[task_type], mine)
-        if sync is not None:
-            sync.sync()
+        self.buffers.seeding = True  # buffers.dedup="seeding" refuses repeats only now
+        try:
+            if sync is not None:
+                sync.mark()
+            target = self.seeding_target()
+            short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
+            prompts = {t: self._pose(self.seed_envs[t]) for t in short}
+            completions = iter(complete([p for t in short for p in prompts[t]]))
+            for task_type in short:
+                mine = [next(completions) for _ in prompts[task_type]]
+                self._step(self.seed_envs[task_type], mine)
+            if sync is not None:
+                sync.sync()
+        finally:
+            self.buffers.seeding = False
 
     # -- probe: a fixed set of tasks, scored the same way every time -----------------------------
     def probe_tasks(self, size: int) -> list[dict[str, Any]]:
