@@ -24,6 +24,7 @@ from azr_env.task import ABDUCTION, DEDUCTION, TASK_TYPES, Task
 
 KEEP_MODES: tuple[str, ...] = ("newest", "oldest")
 DEDUP_MODES: tuple[str, ...] = ("always", "seeding")
+SEED_TRIPLETS: tuple[str, ...] = ("per_type", "shared")
 
 
 @dataclass
@@ -42,6 +43,10 @@ class BufferConfig:
       `"seeding"`: only while the buffers are marked as seeding (`TaskBuffers.seeding`, which the
       trainer sets during its seeding rounds), as the reference de-duplicates only its seed set
       and appends every later valid proposal, repeats included.
+    - `seed_triplets`: how the trainer's seeding rounds fill the deduction and abduction buffers.
+      `"per_type"` (default): each from its own proposals. `"shared"`: as the reference, one
+      triplet set for both (every valid proposal of either type goes into both buffers, in the
+      same order), and induction is seeded only once that set is full, from its programs.
     """
 
     cap: int = 16384
@@ -50,6 +55,7 @@ class BufferConfig:
     recent_window: int = 1
     zero: bool = True
     dedup: str = "always"
+    seed_triplets: str = "per_type"
 
     def validate(self) -> None:
         """Raise `AZRConfigError` naming the option to fix."""
@@ -70,6 +76,11 @@ class BufferConfig:
             raise AZRConfigError(
                 f"buffer dedup must be 'always' (default) or 'seeding' (reference: only while "
                 f"seeding), got {self.dedup!r}"
+            )
+        if self.seed_triplets not in SEED_TRIPLETS:
+            raise AZRConfigError(
+                f"buffer seed_triplets must be 'per_type' (default) or 'shared' (reference: one "
+                f"triplet set for deduction and abduction), got {self.seed_triplets!r}"
             )
 
 

@@ -97,7 +97,8 @@ def test_every_preset_resolves_the_env_config_on_record() -> None:
     before the env options moved from renamed `selfplay.*` fields into `selfplay.env`, so the
     move changed no run; since then only on purpose (the 7B presets took the reference's rules:
     `r1-reference`, `one_function`, `induction_extra_inputs=keep_last`, `buffers.keep=oldest`,
-    `gold_imports`, `executor.timeout_per=input`, `buffers.dedup=seeding`).
+    `gold_imports`, `executor.timeout_per=input`, `buffers.dedup=seeding`,
+    `buffers.seed_triplets=shared`).
     A preset edit that changes the env shows up here."""
     import dataclasses
     import json
