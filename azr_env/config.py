@@ -17,6 +17,7 @@ from azr_env.executor import ExecutorConfig
 from azr_env.formats import DEFAULT_FORMAT, available_formats
 from azr_env.rewards import RewardConfig
 from azr_env.tasks.base import TaskSettings
+from azr_env.tasks.long_outputs import LONG_OUTPUT_MODES
 from azr_env.tasks.validation import check_determinism_mode
 
 
@@ -54,6 +55,9 @@ class EnvConfig:
       reference: N or more, the last N kept).
     - `gold_imports`: run an induction solver's program after the import lines of the program
       the task was made from, as the reference does (default: the program runs as written).
+    - `long_outputs`: `invalid` (default: an output repr over `executor.max_output_chars` makes
+      the proposal invalid) or `unsolvable` (the reference's outcome: the task is kept, its gold
+      a marker no answer matches; `azr_env.tasks.long_outputs`).
     """
 
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -75,6 +79,7 @@ class EnvConfig:
     one_function: bool = False
     induction_extra_inputs: str = "reject"
     gold_imports: bool = False
+    long_outputs: str = "invalid"
 
     def validate(self) -> None:
         """Raise `AZRConfigError` naming the option to fix."""
@@ -102,6 +107,12 @@ class EnvConfig:
             raise AZRConfigError(
                 "induction_extra_inputs must be 'reject' (exactly N inputs) or 'keep_last' "
                 f"(the reference: the last N of more), got {self.induction_extra_inputs!r}"
+            )
+        if self.long_outputs not in LONG_OUTPUT_MODES:
+            raise AZRConfigError(
+                "long_outputs must be 'invalid' (an output over executor.max_output_chars makes "
+                "the proposal invalid) or 'unsolvable' (the reference: kept, never solved), got "
+                f"{self.long_outputs!r}"
             )
         for flag in ("one_function", "gold_imports"):
             if not isinstance(getattr(self, flag), bool):
