@@ -1,7 +1,8 @@
 """Per-task-type buffers of validated tasks: what proposers see as references and solvers solve.
 
 Each buffer starts from the zero triplet (docs/concepts.md#one-self-play-step), keeps insertion
-order (oldest first), drops duplicates (same normalised program and inputs), and is capped. All
+order (oldest first), drops duplicates (same normalised program and inputs; by default always,
+with `dedup="seeding"` only while its owner marks the seeding phase), and is capped. All
 randomness comes from a `numpy.random.Generator` the caller passes in, so the env's `np_random`
 alone decides every draw. Buffers are saved as JSONL, one task a line, so a run can resume and a
 buffer can be read or shared as a plain file.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,8 @@ from azr_env.errors import AZRConfigError
 from azr_env.task import ABDUCTION, DEDUCTION, TASK_TYPES, Task
 
 KEEP_MODES: tuple[str, ...] = ("newest", "oldest")
+DEDUP_MODES: tuple[str, ...] = ("always", "seeding")
+SEED_TRIPLETS: tuple[str, ...] = ("per_type", "shared")
 
 
 @dataclass
@@ -35,6 +39,14 @@ class BufferConfig:
     - `recent_window`: how many of the latest steps count as "recent" when picking solve tasks
       (the spec: the most recent step; the reference code uses a window of several steps).
     - `zero`: start each buffer from the zero triplet.
+    - `dedup`: when a task equal to one already held is refused. `"always"` (default);
+      `"seeding"`: only while the buffers are marked as seeding (`TaskBuffers.seeding`, which the
+      trainer sets during its seeding rounds), as the reference de-duplicates only its seed set
+      and appends every later valid proposal, repeats included.
+    - `seed_triplets`: how the trainer's seeding rounds fill the deduction and abduction buffers.
+      `"per_type"` (default): each from its own proposals. `"shared"`: as the reference, one
+      triplet set for both (every valid proposal of either type goes into both buffers, in the
+      same order), and induction is seeded only once that set is full, from its programs.
     """
 
     cap: int = 16384
@@ -42,6 +54,8 @@ class BufferConfig:
     num_references: int = 6
     recent_window: int = 1
     zero: bool = True
+    dedup: str = "always"
+    seed_triplets: str = "per_type"
 
     def validate(self) -> None:
         """Raise `AZRConfigError` naming the option to fix."""
@@ -58,6 +72,16 @@ class BufferConfig:
             )
         if not isinstance(self.recent_window, int) or self.recent_window < 1:
             raise AZRConfigError(f"recent_window must be an int >= 1, got {self.recent_window!r}")
+        if self.dedup not in DEDUP_MODES:
+            raise AZRConfigError(
+                f"buffer dedup must be 'always' (default) or 'seeding' (reference: only while "
+                f"seeding), got {self.dedup!r}"
+            )
+        if self.seed_triplets not in SEED_TRIPLETS:
+            raise AZRConfigError(
+                f"buffer seed_triplets must be 'per_type' (default) or 'shared' (reference: one "
+                f"triplet set for deduction and abduction), got {self.seed_triplets!r}"
+            )
 
 
 def _registered_seed_tasks(task_type: str) -> list[Task]:
@@ -73,7 +97,8 @@ def _registered_seed_tasks(task_type: str) -> list[Task]:
 
 
 class TaskBuffer:
-    """The tasks of one task type, oldest first, de-duplicated and capped."""
+    """The tasks of one task type, oldest first, de-duplicated (see `BufferConfig.dedup`) and
+    capped."""
 
     def __init__(
         self,
@@ -89,7 +114,14 @@ class TaskBuffer:
         self.config = config if config is not None else BufferConfig()
         self.config.validate()
         self._tasks: list[Task] = []
-        self._keys: set[str] = set()
+        self._keys: Counter[str] = Counter()
+        self.seeding = False
+        """Whether the seeding phase is on (with `dedup="seeding"`, the only time duplicates
+        are refused); set through `TaskBuffers.seeding`."""
+        self.added = 0
+        """Tasks stored so far, restored ones included (a running count: the last
+        `added - before` tasks are the ones stored since the count was `before`, repeats
+        included)."""
         if seed_tasks is not None:
             self.extend(seed_tasks)
         elif self.config.zero:
@@ -102,7 +134,7 @@ class TaskBuffer:
         return iter(list(self._tasks))
 
     def __contains__(self, task: object) -> bool:
-        return isinstance(task, Task) and task.key in self._keys
+        return isinstance(task, Task) and self._keys[task.key] > 0
 
     def __repr__(self) -> str:
         return f"TaskBuffer({self.task_type!r}, size={len(self)}, cap={self.config.cap})"
@@ -113,29 +145,36 @@ class TaskBuffer:
         return tuple(self._tasks)
 
     def add(self, task: Task) -> bool:
-        """Add one task; return whether it was stored (False: duplicate, or full with
-        keep="oldest")."""
+        """Add one task; return whether it was stored (False: a duplicate refused, see
+        `BufferConfig.dedup`, or full with keep="oldest")."""
         if task.task_type != self.task_type:
             raise AZRConfigError(
                 f"cannot add a {task.task_type!r} task to the {self.task_type!r} buffer"
             )
-        if task.key in self._keys:
+        dedup = self.config.dedup == "always" or self.seeding
+        if dedup and self._keys[task.key] > 0:
             return False
         if len(self._tasks) >= self.config.cap:
             if self.config.keep == "oldest":
                 return False
             evicted = self._tasks.pop(0)
-            self._keys.discard(evicted.key)
-        self._tasks.append(task)
-        self._keys.add(task.key)
+            self._keys[evicted.key] -= 1
+        self._append(task)
         return True
+
+    def _append(self, task: Task) -> None:
+        self._tasks.append(task)
+        self._keys[task.key] += 1
+        self.added += 1
 
     def restore(self, tasks: Iterable[Task]) -> None:
         """Hold exactly `tasks` again (a snapshot from `tasks`), e.g. so that processes sharing
-        a buffer can re-add one phase's new tasks in an order they all agree on."""
+        a buffer can re-add one phase's new tasks in an order they all agree on (repeats kept,
+        whatever `dedup` says: a snapshot already passed it)."""
         self._tasks = []
-        self._keys = set()
-        self.extend(tasks)
+        self._keys = Counter()
+        for task in tasks:
+            self._append(task)
 
     def extend(self, tasks: Iterable[Task]) -> int:
         """Add tasks in order; return how many were stored."""
@@ -216,6 +255,7 @@ class TaskBuffers:
         seed_tasks: Iterable[Task] | None = None,
     ) -> None:
         """Create the buffers; `seed_tasks` (e.g. loaded from a file) replace the zero tasks."""
+        self._seeding = False
         if not task_types:
             raise AZRConfigError("TaskBuffers needs at least one task type")
         self.config = config if config is not None else BufferConfig()
@@ -248,6 +288,18 @@ class TaskBuffers:
 
     def __iter__(self) -> Iterator[TaskBuffer]:
         return iter(self._buffers.values())
+
+    @property
+    def seeding(self) -> bool:
+        """Whether the owner is in its seeding phase (`BufferConfig.dedup="seeding"` refuses
+        duplicates only then). The trainer sets it around its seeding rounds."""
+        return self._seeding
+
+    @seeding.setter
+    def seeding(self, value: bool) -> None:
+        self._seeding = bool(value)
+        for buffer in self._buffers.values():
+            buffer.seeding = self._seeding
 
     @property
     def task_types(self) -> tuple[str, ...]:

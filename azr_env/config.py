@@ -17,6 +17,7 @@ from azr_env.executor import ExecutorConfig
 from azr_env.formats import DEFAULT_FORMAT, available_formats
 from azr_env.rewards import RewardConfig
 from azr_env.tasks.base import TaskSettings
+from azr_env.tasks.long_outputs import LONG_OUTPUT_MODES
 from azr_env.tasks.validation import check_determinism_mode
 
 
@@ -52,6 +53,11 @@ class EnvConfig:
       rename its one function to `f`, as the reference does (default: any program with an `f`).
     - `induction_extra_inputs`: `reject` (default: exactly N input blocks) or `keep_last` (the
       reference: N or more, the last N kept).
+    - `gold_imports`: run an induction solver's program after the import lines of the program
+      the task was made from, as the reference does (default: the program runs as written).
+    - `long_outputs`: `invalid` (default: an output repr over `executor.max_output_chars` makes
+      the proposal invalid) or `unsolvable` (the reference's outcome: the task is kept, its gold
+      a marker no answer matches; `azr_env.tasks.long_outputs`).
     """
 
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
@@ -72,6 +78,8 @@ class EnvConfig:
     reveal_answers: bool = False
     one_function: bool = False
     induction_extra_inputs: str = "reject"
+    gold_imports: bool = False
+    long_outputs: str = "invalid"
 
     def validate(self) -> None:
         """Raise `AZRConfigError` naming the option to fix."""
@@ -100,8 +108,15 @@ class EnvConfig:
                 "induction_extra_inputs must be 'reject' (exactly N inputs) or 'keep_last' "
                 f"(the reference: the last N of more), got {self.induction_extra_inputs!r}"
             )
-        if not isinstance(self.one_function, bool):
-            raise AZRConfigError(f"one_function must be true or false, got {self.one_function!r}")
+        if self.long_outputs not in LONG_OUTPUT_MODES:
+            raise AZRConfigError(
+                "long_outputs must be 'invalid' (an output over executor.max_output_chars makes "
+                "the proposal invalid) or 'unsolvable' (the reference: kept, never solved), got "
+                f"{self.long_outputs!r}"
+            )
+        for flag in ("one_function", "gold_imports"):
+            if not isinstance(getattr(self, flag), bool):
+                raise AZRConfigError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         for name in ("max_program_chars", "max_input_chars", "max_message_chars",
                      "max_completion_chars", "max_prompt_chars"):
             _positive(name, getattr(self, name))
@@ -118,6 +133,7 @@ class EnvConfig:
             time_limit_s=self.executor.timeout_s,
             one_function=self.one_function,
             induction_extra_inputs=self.induction_extra_inputs,
+            gold_imports=self.gold_imports,
         )
 
 

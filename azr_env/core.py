@@ -306,9 +306,10 @@ class SelfPlayCore:
         for name in dict.fromkeys(t.task_type for t, _ in pairs):
             idx = [i for i, (t, _) in enumerate(pairs) if t.task_type == name]
             tasks = self.with_gold([pairs[i][0] for i in idx])
-            got = self.task_type(name).check_answers(
-                self.executor, tasks, [pairs[i][1] for i in idx]
-            )
+            tt = self.task_type(name)
+            answers = [tt.answer_to_check(task, pairs[i][1], self.settings)
+                       for task, i in zip(tasks, idx, strict=True)]
+            got = tt.check_answers(self.executor, tasks, answers)
             for i, verdict in zip(idx, got, strict=True):
                 verdicts[i] = verdict
         return [v if v is not None else Verdict(False, "infra", infra=True) for v in verdicts]

@@ -131,6 +131,7 @@ def score_proposals(
         core.settings,
         determinism=core.config.determinism,
         step=step,
+        long_outputs=core.config.long_outputs,
     )
     valid_tasks = [v.task for v in validations if v.valid and v.task is not None]
     attempts = iter(solve_attempts(core, valid_tasks))

@@ -15,6 +15,7 @@ buffers), so "recent" solve tasks are this run's latest, across seeding and resu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -31,6 +32,7 @@ from azr_env import env_id
 from azr_env.buffers import TaskBuffers
 from azr_env.config import EnvConfig
 from azr_env.executor import Executor
+from azr_env.task import Task
 
 Completer = Callable[[list[str]], list[str]]
 """Prompts -> one completion each: how the session asks the policy (through the trainer)."""
@@ -198,19 +200,56 @@ class SelfPlaySession:
     def seed_round(self, complete: Completer, sync: BufferSync | None = None) -> None:
         """One proposal per sub-env of every type whose buffer is short (one generation batch,
         by `complete`: the trainer's sampling); no update. With several processes every one
-        calls this, and `sync` (the trainer's) leaves them all with the same buffers."""
+        calls this, and `sync` (the trainer's) leaves them all with the same buffers.
+
+        With `buffers.seed_triplets="shared"` deduction and abduction share one triplet set
+        (`_share_triplets`), and induction waits until it is full, as in the reference."""
         assert self.buffers is not None
-        if sync is not None:
-            sync.mark()
-        target = self.seeding_target()
-        short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
-        prompts = {t: self._pose(self.seed_envs[t]) for t in short}
-        completions = iter(complete([p for t in short for p in prompts[t]]))
-        for task_type in short:
-            mine = [next(completions) for _ in prompts[task_type]]
-            self._step(self.seed_envs[task_type], mine)
-        if sync is not None:
-            sync.sync()
+        self.buffers.seeding = True  # buffers.dedup="seeding" refuses repeats only now
+        try:
+            if sync is not None:
+                sync.mark()
+            target = self.seeding_target()
+            short = [t for t in self.config.task_types if len(self.buffers[t]) < target]
+            shared = self._shared_triplet_types()
+            before = {t: self.buffers[t].tasks for t in shared}
+            if any(t in shared for t in short):
+                short = [t for t in short if t in shared]
+            prompts = {t: self._pose(self.seed_envs[t]) for t in short}
+            completions = iter(complete([p for t in short for p in prompts[t]]))
+            for task_type in short:
+                mine = [next(completions) for _ in prompts[task_type]]
+                self._step(self.seed_envs[task_type], mine)
+            if sync is not None:
+                sync.sync()
+            if any(t in shared for t in short):
+                self._share_triplets(before)
+        finally:
+            self.buffers.seeding = False
+
+    def _shared_triplet_types(self) -> tuple[str, ...]:
+        """The types that share one seed set (`buffers.seed_triplets="shared"` with both
+        deduction and abduction trained), else none."""
+        pair = ("deduction", "abduction")
+        if self.env_config.buffers.seed_triplets != "shared" or not all(
+            t in self.config.task_types for t in pair
+        ):
+            return ()
+        return pair
+
+    def _share_triplets(self, before: dict[str, tuple[Task, ...]]) -> None:
+        """Give deduction and abduction the same seed set: each buffer as it was before the
+        round, then every new triplet of either type (in type order), de-duplicated (seeding
+        always is). Every process does this after the sync, so copies stay identical."""
+        assert self.buffers is not None
+        new: list[Task] = []
+        for task_type, held in before.items():
+            seen = {t.key for t in held}
+            new.extend(t for t in self.buffers[task_type].tasks if t.key not in seen)
+        for task_type, held in before.items():
+            buffer = self.buffers[task_type]
+            buffer.restore(held)
+            buffer.extend(dataclasses.replace(t, task_type=task_type, id="") for t in new)
 
     # -- probe: a fixed set of tasks, scored the same way every time -----------------------------
     def probe_tasks(self, size: int) -> list[dict[str, Any]]:

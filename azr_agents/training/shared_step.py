@@ -39,6 +39,7 @@ class BufferSync:
         self.buffers = buffers
         self.parallel = parallel
         self._before: dict[str, tuple[Task, ...]] = {}
+        self._added: dict[str, int] = {}
 
     @property
     def active(self) -> bool:
@@ -47,6 +48,7 @@ class BufferSync:
     def mark(self) -> None:
         if self.active:
             self._before = {b.task_type: b.tasks for b in self.buffers}
+            self._added = {b.task_type: b.added for b in self.buffers}
 
     def sync(self) -> None:
         """Rebuild every buffer from its marked state plus all processes' new tasks, by rank."""
@@ -54,8 +56,9 @@ class BufferSync:
             return
         mine = {}
         for buffer in self.buffers:
-            seen = {t.key for t in self._before[buffer.task_type]}
-            mine[buffer.task_type] = [t for t in buffer.tasks if t.key not in seen]
+            # The newest tasks, by count (a new task may repeat an old one: buffers.dedup).
+            count = min(buffer.added - self._added[buffer.task_type], len(buffer))
+            mine[buffer.task_type] = list(buffer.tasks[len(buffer) - count:])
         everyone: list[dict[str, list[Task]]] = self.parallel.gather(mine)
         for buffer in self.buffers:
             buffer.restore(self._before[buffer.task_type])

@@ -9,6 +9,7 @@ from typing import Literal
 from azr_env.errors import AZRConfigError
 
 Isolation = Literal["job", "worker"]
+TimeoutPer = Literal["job", "input"]
 
 DEFAULT_PRELOAD = [
     # What AZR-style programs import, imported once by the template so that no job pays for it.
@@ -31,6 +32,10 @@ class ExecutorConfig:
     """Sandbox processes run in parallel; None means one per CPU core."""
     timeout_s: float = 10.0
     """Wall-clock limit of one job (the reference implementation's 10 s)."""
+    timeout_per: TimeoutPer = "job"
+    """`job`: `timeout_s` bounds each job, so an induction answer's held-out inputs (and a
+    proposal's inputs) share it. `input`: such jobs run as one job per input, each with the whole
+    `timeout_s`, as the reference gives each input 10 s (`azr_env.executor.per_input`)."""
     memory_mb: int = 1024
     """Address-space limit of one job process (RLIMIT_AS)."""
     isolation: Isolation = "job"
@@ -70,6 +75,11 @@ class ExecutorConfig:
         if not 0 < self.timeout_s <= 3600:
             raise AZRConfigError(
                 f"executor.timeout_s must be in (0, 3600] seconds, got {self.timeout_s}"
+            )
+        if self.timeout_per not in ("job", "input"):
+            raise AZRConfigError(
+                f"executor.timeout_per must be 'job' (one timeout_s per sandbox job) or 'input' "
+                f"(one timeout_s per input, the reference's), got {self.timeout_per!r}"
             )
         if not 32 <= self.memory_mb <= 1 << 20:
             raise AZRConfigError(f"executor.memory_mb must be at least 32, got {self.memory_mb}")

@@ -37,6 +37,8 @@ class TaskSettings:
     - `time_limit_s`: the execution limit stated in prompts (the executor enforces its own).
     - `one_function`, `induction_extra_inputs`: the reference's proposal rules
       (`azr_env.tasks.reference_rules`).
+    - `gold_imports`: an induction solver's program runs after the gold program's import lines,
+      as the reference runs it (`azr_env.tasks.gold_imports`).
     """
 
     banned_modules: tuple[str, ...] = REFERENCE_BANNED_MODULES
@@ -48,6 +50,7 @@ class TaskSettings:
     time_limit_s: float = PromptFields.time_limit_s
     one_function: bool = False
     induction_extra_inputs: str = "reject"
+    gold_imports: bool = False
 
     def banned_keywords(self) -> tuple[str, ...]:
         return self.banned_modules if self.show_banned else ()
@@ -167,6 +170,11 @@ class TaskType(ABC):
         """The solver's answer: the last block of `answer_kind`, or what the format reads
         instead (`PromptFormat.answer_value`; None: malformed)."""
         return fmt.answer_value(answer, self.answer_kind)
+
+    def answer_to_check(self, task: Task, answer: str, settings: TaskSettings) -> str:
+        """The parsed answer as `check_answers` receives it; the default leaves it as written
+        (induction puts the gold program's imports first with `settings.gold_imports`)."""
+        return answer
 
     @abstractmethod
     def check_answers(

@@ -18,6 +18,7 @@ from azr_env.executor.checks import ProgramCheck, Verdict, check_programs
 from azr_env.formats import PromptFields, PromptFormat
 from azr_env.task import INDUCTION, ZERO_PROGRAM, ZERO_STEP, Task
 from azr_env.tasks.base import Proposal, ProposeContext, Rejection, TaskSettings, TaskType
+from azr_env.tasks.gold_imports import with_gold_imports
 from azr_env.tasks.program import mentions_program
 from azr_env.tasks.reference_rules import induction_inputs
 from azr_env.tasks.registry import register_task_type
@@ -102,6 +103,10 @@ class InductionTask(TaskType):
         k = num_shown(task)
         pairs = tuple(zip(task.inputs[:k], task.outputs[:k], strict=True))
         return PromptFields(pairs=pairs, message=task.message)
+
+    def answer_to_check(self, task: Task, answer: str, settings: TaskSettings) -> str:
+        """With `gold_imports`, the gold program's import lines before the solver's program."""
+        return with_gold_imports(answer, task.program) if settings.gold_imports else answer
 
     def check_answers(
         self, executor: Executor, tasks: Sequence[Task], answers: Sequence[str]

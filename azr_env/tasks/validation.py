@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from azr_env.errors import AZRConfigError
 from azr_env.executor import CallManyJob, ExecResult, Executor
 from azr_env.executor.checks import argument_limits, argument_source
-from azr_env.executor.jobs import Job
+from azr_env.executor.per_input import run_call_many
 from azr_env.executor.pool import determinism_verdict
 from azr_env.executor.sandbox import answers
+from azr_env.tasks import long_outputs
 from azr_env.tasks.base import Proposal, Rejection, TaskSettings, TaskType, Validation
 
 DETERMINISM_MODES: tuple[str, ...] = ("same_process", "separate_processes")
@@ -41,7 +42,7 @@ def _as_data_source(args: str, program: str, limits: answers.Limits) -> str:
         return args
 
 
-def _jobs(proposal: Proposal, mode: str, limits: answers.Limits) -> list[Job]:
+def _jobs(proposal: Proposal, mode: str, limits: answers.Limits) -> list[CallManyJob]:
     """Every job calls `f` on each input twice: the same kind of job that later checks an
     abduction answer, so the program cannot tell the two apart but by its arguments."""
     inputs = tuple(_as_data_source(args, proposal.program, limits) for args in proposal.inputs)
@@ -58,7 +59,8 @@ def _failure(result: ExecResult, where: str | None = None) -> Validation:
 
 
 def _judge(
-    task_type: TaskType, proposal: Proposal, results: Sequence[ExecResult], mode: str, step: int
+    task_type: TaskType, proposal: Proposal, results: Sequence[ExecResult], mode: str, step: int,
+    keep_long: int | None = None,
 ) -> Validation:
     n = len(proposal.inputs)
     for result in results:
@@ -76,6 +78,10 @@ def _judge(
     outputs: list[str] = []
     encoded: list[object] = []
     for number, (first, second) in enumerate(zip(firsts, seconds, strict=True), start=1):
+        if keep_long is not None and long_outputs.too_long(first, second):
+            outputs.append(long_outputs.marker_text(keep_long))
+            encoded.append(long_outputs.marker_tree(keep_long))
+            continue
         verdict = determinism_verdict(first, second)
         if not verdict.ok or verdict.value is None:
             return _failure(verdict, f"input {number}" if n > 1 else None)
@@ -93,6 +99,7 @@ def validate_proposals(
     determinism: str = "same_process",
     step: int = 0,
     static: bool = True,
+    long_outputs: str = "invalid",
 ) -> list[Validation]:
     """Validate proposals of any task types together; one `Validation` each, in order.
 
@@ -100,11 +107,14 @@ def validate_proposals(
     the survivors. Valid proposals come back with their `Task` (outputs and value trees filled,
     `step` set); the others with the reason of their first failure. `static=False` skips the
     static checks, for programs that pass them by construction (the task generator's).
+    `long_outputs="unsolvable"` keeps an input whose output is too long as an unsolvable gold
+    (`azr_env.tasks.long_outputs`) instead of refusing the proposal.
     """
     check_determinism_mode(determinism)
+    keep_long = executor.config.max_output_chars if long_outputs == "unsolvable" else None
     limits = argument_limits(executor)
     out: list[Validation | None] = []
-    jobs: list[Job] = []
+    jobs: list[CallManyJob] = []
     spans: list[tuple[int, int]] = []
     for task_type, proposal in items:
         rejected: Rejection | None = task_type.static_check(proposal, settings) if static \
@@ -117,10 +127,10 @@ def validate_proposals(
         new = _jobs(proposal, determinism, limits)
         spans.append((len(jobs), len(jobs) + len(new)))
         jobs.extend(new)
-    results = executor.run_batch(jobs) if jobs else []
+    results = run_call_many(executor, jobs, repeats=2) if jobs else []
     final: list[Validation] = []
     for (task_type, proposal), done, (start, end) in zip(items, out, spans, strict=True):
         if done is None:
-            done = _judge(task_type, proposal, results[start:end], determinism, step)
+            done = _judge(task_type, proposal, results[start:end], determinism, step, keep_long)
         final.append(done)
     return final

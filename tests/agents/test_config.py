@@ -96,7 +96,9 @@ def test_every_preset_resolves_the_env_config_on_record() -> None:
     """data/preset_env_configs.json holds each preset's resolved env config. It was written
     before the env options moved from renamed `selfplay.*` fields into `selfplay.env`, so the
     move changed no run; since then only on purpose (the 7B presets took the reference's rules:
-    `r1-reference`, `one_function`, `induction_extra_inputs=keep_last`, `buffers.keep=oldest`).
+    `r1-reference`, `one_function`, `induction_extra_inputs=keep_last`, `buffers.keep=oldest`,
+    `gold_imports`, `executor.timeout_per=input`, `buffers.dedup=seeding`,
+    `buffers.seed_triplets=shared`, `long_outputs=unsolvable` with `executor.max_output_chars=400`).
     A preset edit that changes the env shows up here."""
     import dataclasses
     import json

@@ -133,6 +133,27 @@ def test_buffer_sync_rebuilds_every_copy_in_rank_order() -> None:
     assert programs[0] == programs[1] == ["0", "1", "2", "3"]
 
 
+def test_buffer_sync_keeps_repeats_when_buffers_keep_them() -> None:
+    """With `dedup="seeding"` outside seeding a new task may repeat an old one: it is still
+    one of the phase's new tasks (counted, not told apart by its key)."""
+    def task(i: int) -> Task:
+        return Task("deduction", f"def f(a):\n    return {i}", ("1",), (str(i),), step=1)
+
+    copies = []
+    for rank, new in ((0, [task(0), task(2)]), (1, [task(2)])):
+        buffers = TaskBuffers(["deduction"], BufferConfig(cap=8, dedup="seeding", zero=False))
+        buffers["deduction"].add(task(0))
+        copies.append((rank, buffers, new))
+    news = {rank: {"deduction": new} for rank, _, new in copies}
+    for rank, buffers, new in copies:
+        sync = BufferSync(buffers, FakeGroup(rank, {r: n for r, n in news.items() if r != rank}))
+        sync.mark()
+        buffers["deduction"].extend(new)
+        sync.sync()
+    programs = [[t.program[-1] for t in b["deduction"].tasks] for _, b, _ in copies]
+    assert programs[0] == programs[1] == ["0", "0", "2", "2"]
+
+
 @pytest.mark.slow
 def test_fsdp_sharded_step_equals_the_unsharded_one(tiny_model_dir: Path, tmp_path: Path) -> None:
     """`optim.sharding=fsdp` (FSDP2 over gloo on two CPU processes) against hand-averaged full

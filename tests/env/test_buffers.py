@@ -300,3 +300,30 @@ def test_azr_env_parts_do_not_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_dedup_only_while_seeding_like_the_reference(tmp_path: Path) -> None:
+    buf = TaskBuffer(DEDUCTION, BufferConfig(zero=False, dedup="seeding", cap=4))
+    buf.seeding = True
+    assert buf.extend([make(1), make(1), make(2)]) == 2  # the seed set is de-duplicated
+    buf.seeding = False
+    assert buf.extend([make(1), make(1)]) == 2  # later valid proposals are all kept
+    assert [t.inputs[0] for t in buf] == ["1", "2", "1", "1"]
+    assert buf.add(make(3)) and [t.inputs[0] for t in buf] == ["2", "1", "1", "3"]
+    assert make(1) in buf  # one of the two copies was evicted, the other is still held
+    assert buf.extend([make(4), make(5), make(6)]) == 3
+    assert make(1) not in buf
+    buffers = TaskBuffers([DEDUCTION], BufferConfig(dedup="seeding"))
+    buffers.seeding = True
+    assert buffers[DEDUCTION].seeding and not buffers[DEDUCTION].add(buffers[DEDUCTION].tasks[0])
+    buffers.seeding = False
+    assert buffers[DEDUCTION].add(buffers[DEDUCTION].tasks[0])
+    buffers.save(tmp_path / "b.jsonl")  # repeats survive a save and a load
+    again = TaskBuffers.load(tmp_path / "b.jsonl", BufferConfig(dedup="seeding"), [DEDUCTION])
+    assert len(again[DEDUCTION]) == 2
+    assert len(TaskBuffers.load(tmp_path / "b.jsonl", task_types=[DEDUCTION])[DEDUCTION]) == 1
+    snapshot = (make(7), make(7))
+    buf.restore(snapshot)
+    assert buf.tasks == snapshot
+    with pytest.raises(AZRConfigError, match="dedup"):
+        TaskBuffer(DEDUCTION, BufferConfig(dedup="never"))
