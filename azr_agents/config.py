@@ -88,6 +88,13 @@ class OptimConfig:
     clip and an optimizer step; advantages are still computed once over the whole batch. 1 is one
     update per step; the reference (veRL's `ppo_mini_batch_size`, 128 of 6 x 64 samples) takes 3,
     one per task type's worth of samples, which `paper-7b` sets."""
+    old_logprobs: str = "auto"
+    """Where PPO's pi_old comes from. "sampler": the log-probs returned with each sample;
+    "recompute": one no-grad forward of the training model over the step's samples before the
+    first optimizer step (what the reference's veRL does); "auto": recompute when the sampler is
+    not the training model itself (vLLM, `policy.generation_dtype` bf16/int8: the policy's
+    `exact_logprobs` is False), else use the sampler's. Whenever both exist, their mismatch
+    (KL(sampler || trainer) per token) is logged as `update/sampler_kl`."""
 
 
 @dataclass
@@ -212,6 +219,8 @@ def validate(config: AZRConfig) -> None:
         (opt.ppo_epochs >= 1, "optim.ppo_epochs must be >= 1"),
         (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),
         (opt.mini_batches_per_step >= 1, "optim.mini_batches_per_step must be >= 1"),
+        (opt.old_logprobs in ("auto", "sampler", "recompute"),
+         "optim.old_logprobs must be 'auto', 'sampler' or 'recompute'"),
         (config.run.steps >= 0, "run.steps must be >= 0"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every must be >= 1"),
     ]

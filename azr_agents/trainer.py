@@ -34,6 +34,7 @@ from azr_agents.config import AZRConfig, to_yaml
 from azr_agents.distributed import DataParallel
 from azr_agents.loss import LossStats, ppo_clip_loss
 from azr_agents.metrics import MetricsLogger, plot_run
+from azr_agents.old_logprobs import Mismatch, should_recompute
 from azr_agents.policies import Policy
 from azr_agents.rollout import Sample, pad, response_mask
 from azr_agents.samples import SamplesLogger, markdown_tables
@@ -200,36 +201,71 @@ class Trainer:
             sorted((int(i) for i in part), key=lambda i: (trainable[i].prompt, i))
             for part in np.array_split(np.arange(len(trainable)), opt.mini_batches_per_step)
         ]
+        seconds: dict[str, float] = defaultdict(float)
+        fed = {"real_tokens": 0.0, "fed_tokens": 0.0}
+        mismatch = Mismatch()
         self.policy.model.train()
-        for _ in range(opt.ppo_epochs):
-            for order in mini_batches:
+        recompute = should_recompute(opt.old_logprobs, self.policy)
+        if recompute:
+            # pi_old from the training model itself, before any optimizer step of this update.
+            now = time.perf_counter()
+            sampled = old_logprobs
+            old_logprobs = torch.zeros_like(sampled)
+            with torch.no_grad():
+                for order in mini_batches:
+                    for rows in _micro_batches(order, opt.micro_batch_size):
+                        values = self._logprobs([trainable[i] for i in rows], fed).logprobs
+                        old_logprobs[rows, : values.shape[1]] = values.float()
+            mismatch.add(sampled, old_logprobs, mask)
+            seconds["recompute_old"] = time.perf_counter() - now
+        for epoch in range(opt.ppo_epochs):
+            for index, order in enumerate(mini_batches):
                 self.optimizer.zero_grad(set_to_none=True)
                 total_tokens = max(float(mask[order].sum()), 1.0)
-                for start in range(0, len(order), opt.micro_batch_size):
-                    rows = order[start : start + opt.micro_batch_size]
-                    batch = [trainable[i] for i in rows]
-                    recomputed = self.policy.logprobs(
-                        [s.prompt for s in batch], [s.token_ids for s in batch],
-                        temperature=self.config.generation.temperature, top_p=self.config.generation.top_p)
+                for rows in _micro_batches(order, opt.micro_batch_size):
+                    now = time.perf_counter()
+                    recomputed = self._logprobs([trainable[i] for i in rows], fed)
                     width = recomputed.logprobs.shape[1]
+                    if not recompute and epoch == 0 and index == 0:  # weights not yet stepped
+                        mismatch.add(old_logprobs[rows, :width], recomputed.logprobs,
+                                     mask[rows, :width] * recomputed.mask)
                     loss, part = ppo_clip_loss(
                         recomputed.logprobs, old_logprobs[rows, :width], advantages[rows, :width],
                         mask[rows, :width] * recomputed.mask, clip_low=opt.clip_low,
                         clip_high=opt.clip_high, entropies=recomputed.entropies,
                         entropy_coef=opt.entropy_coef, total_tokens=total_tokens,
                     )
+                    now = _lap(seconds, "forward", now)
                     loss.backward()  # type: ignore[no-untyped-call]
+                    _lap(seconds, "backward", now)
                     stats.add(part)
+                now = time.perf_counter()
                 if self.parallel is not None:
                     self.parallel.average_gradients(params)  # every process, even with no samples
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
                 self.optimizer.step()
+                _lap(seconds, "optimizer", now)
         self.policy.model.eval()
+        now = time.perf_counter()
         self.policy.sync_weights()
+        _lap(seconds, "sync_weights", now)
+        breakdown = {f"time_{k}_s": v for k, v in seconds.items()}
+        if fed["fed_tokens"]:
+            # Positions the update's forwards computed that are neither prompt nor completion.
+            breakdown["padding_fraction"] = 1.0 - fed["real_tokens"] / fed["fed_tokens"]
         masked = advantages[mask > 0]
-        return {**stats.means(), "grad_norm": grad_norm,
+        return {**stats.means(), **mismatch.metrics(), **breakdown, "grad_norm": grad_norm,
                 "advantage_std": float(masked.std()) if masked.numel() > 1 else 0.0,
                 "trained_samples": float(len(trainable))}
+
+    def _logprobs(self, batch: list[Sample], fed: dict[str, float]) -> Any:
+        """The training model's log-probs of `batch` at the sampling temperature and top-p."""
+        gen = self.config.generation
+        out = self.policy.logprobs([s.prompt for s in batch], [s.token_ids for s in batch],
+                                   temperature=gen.temperature, top_p=gen.top_p)
+        for key in fed:
+            fed[key] += float(out.extra.get(key, 0.0))
+        return out
 
     def _metrics(self, samples: list[Sample], update: dict[str, float], timer: StepTimer,
                  step_s: float) -> dict[str, Any]:
@@ -328,6 +364,16 @@ class Trainer:
 
     def plot(self) -> list[Path]:
         return plot_run(self.run_dir)
+
+
+def _micro_batches(order: list[int], size: int) -> list[list[int]]:
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def _lap(seconds: dict[str, float], phase: str, started: float) -> float:
+    now = time.perf_counter()
+    seconds[phase] += now - started
+    return now
 
 
 def _mean(values: list[float]) -> float:

@@ -13,6 +13,7 @@ from azr_agents.errors import AZRConfigError
 
 BACKENDS = ("transformers", "vllm")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+GENERATION_DTYPES = (*DTYPES, "int8")
 
 
 @dataclass
@@ -30,7 +31,10 @@ class PolicyConfig:
     generation_dtype: dtype of the weights used for sampling. "auto" = the master dtype. With
         "bfloat16" on fp32 master weights, a bf16 copy samples and is re-synced after every
         update: prefill is ~2x faster on CPUs with AVX512-BF16, but the returned log-probs are
-        those of the bf16 model and differ from an fp32 recomputation by ~1e-2.
+        those of the bf16 model and differ from an fp32 recomputation by ~1e-2. "int8" samples
+        from dynamically quantized int8 linear layers (`sampler_weights.py`). Any copy that is
+        not the master dtype is approximate: the policy reports `exact_logprobs = False` and the
+        trainer recomputes pi_old with the master weights (`optim.old_logprobs`).
     num_threads: torch CPU threads; None = the cores this process may run on.
     max_batch_size: rows decoded together; more prompts (x n) are processed in chunks.
     stop: strings that end a completion (kept in its text) in addition to the EOS tokens; used
@@ -83,10 +87,10 @@ class PolicyConfig:
             raise AZRConfigError(
                 f"unknown policy backend {self.backend!r}; use one of {list(BACKENDS)}"
             )
-        for name in ("dtype", "generation_dtype"):
-            if getattr(self, name) not in DTYPES:
+        for name, allowed in (("dtype", DTYPES), ("generation_dtype", GENERATION_DTYPES)):
+            if getattr(self, name) not in allowed:
                 raise AZRConfigError(
-                    f"{name} must be one of {list(DTYPES)}, got {getattr(self, name)!r}"
+                    f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}"
                 )
         if self.max_batch_size < 1:
             raise AZRConfigError(f"max_batch_size must be >= 1, got {self.max_batch_size}")

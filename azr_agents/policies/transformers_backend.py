@@ -15,7 +15,6 @@ distribution and returns that distribution's log-prob; `logprobs()` recomputes t
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import os
@@ -34,6 +33,7 @@ from azr_agents.policies.loading import (
     resolve_model_source,
     stop_token_ids,
 )
+from azr_agents.policies.sampler_weights import SamplerWeights
 from azr_agents.policies.sampling import (
     entropy_from_logprobs,
     sample_next,
@@ -108,12 +108,14 @@ class TransformersPolicy:
             self._generator.seed()
         master_dtype = next(model.parameters()).dtype
         wanted = self.config.generation_dtype
-        gen_dtype = master_dtype if wanted == "auto" else _DTYPES[wanted]
-        if gen_dtype == master_dtype:
-            self._gen_model = model
-        else:
+        self._sampler: SamplerWeights | None = None
+        if wanted != "auto" and (wanted == "int8" or _DTYPES[wanted] != master_dtype):
             # A low-precision copy for sampling; the optimizer keeps updating the master weights.
-            self._gen_model = copy.deepcopy(model).to(gen_dtype).eval().requires_grad_(False)
+            self._sampler = SamplerWeights(model, wanted)
+        self._gen_model: Any = self._sampler.model if self._sampler is not None else model
+        self.exact_logprobs = self._sampler is None
+        """True when generation log-probs are the master model's own (up to float noise): a
+        trainer may use them as PPO's pi_old; False means it should recompute them."""
         self._synced_versions = self._weight_versions()
         if self.config.gradient_checkpointing:
             self._enable_gradient_checkpointing()
@@ -164,12 +166,8 @@ class TransformersPolicy:
 
     def sync_weights(self) -> None:
         """Copy the master weights into the generation copy (no-op when they are the same)."""
-        if self._gen_model is not self.model:
-            with torch.no_grad():
-                for dst, src in zip(
-                    self._gen_model.parameters(), self.model.parameters(), strict=True
-                ):
-                    dst.copy_(src)
+        if self._sampler is not None:
+            self._sampler.sync()
         self._synced_versions = self._weight_versions()
 
     def _sync_if_stale(self) -> None:
@@ -382,10 +380,11 @@ class TransformersPolicy:
         entropy_parts: list[torch.Tensor] = []
         where_rows: list[int] = []
         where_cols: list[int] = []
+        fed = {"real_tokens": 0.0, "fed_tokens": 0.0}
         for members, prefix_len in passes:
             group = [rows[m] for m in members]
             logits = self._completion_logits(
-                [prompt_ids[r] for r in group], [completion_ids[r] for r in group], prefix_len
+                [prompt_ids[r] for r in group], [completion_ids[r] for r in group], prefix_len, fed
             )
             targets = torch.tensor(
                 [t for r in group for t in completion_ids[r]], device=self.device
@@ -407,17 +406,23 @@ class TransformersPolicy:
             zeros.index_put(index, torch.cat(token_parts)),
             zeros.index_put(index, torch.cat(entropy_parts)),
             mask,
+            extra=fed,
         )
 
     def _completion_logits(
-        self, prompts: list[list[int]], completions: list[list[int]], prefix_len: int
+        self,
+        prompts: list[list[int]],
+        completions: list[list[int]],
+        prefix_len: int,
+        fed: dict[str, float],
     ) -> torch.Tensor:
         """Logits `[sum of completion lengths, vocab]` that predict each completion token, row by row.
 
         With `prefix_len > 0` the rows' common prefix runs once (batch 1) and its keys/values,
         still attached to the graph, are the past of a batched forward over the rest; rows are
         left-padded so that each row's tokens are contiguous and end in the last column. A
-        row's last completion token predicts nothing we need, so it is not fed.
+        row's last completion token predicts nothing we need, so it is not fed. `fed` counts the
+        positions computed (`fed_tokens`) and those that are not padding (`real_tokens`).
         """
         past = None
         if prefix_len:
@@ -427,6 +432,8 @@ class TransformersPolicy:
             past = cache.new_states()
         rests = [p[prefix_len:] + c[:-1] for p, c in zip(prompts, completions, strict=True)]
         width = max(len(s) for s in rests)
+        fed["real_tokens"] += prefix_len + sum(len(s) for s in rests)
+        fed["fed_tokens"] += prefix_len + width * len(rests)
         ids = torch.full((len(rests), width), self.tokenizer.pad_token_id, dtype=torch.long)
         attention = torch.zeros(len(rests), prefix_len + width, dtype=torch.long)
         attention[:, :prefix_len] = 1
