@@ -6,8 +6,8 @@ decodes faster. Two kinds:
 
 - `bfloat16`: a bf16 copy of the whole model (half the bytes; on a CPU without AMX, bf16
   matmuls are not faster than fp32, so this mostly saves memory traffic);
-- `int8`: every `nn.Linear` (the LM head included) replaced by a dynamically quantized int8
-  linear layer (weights int8 with one scale per output channel, activations quantized per
+- `int8`: every `nn.Linear` (the LM head included) but the MLP output projections
+  (`FP32_LINEARS`) replaced by a dynamically quantized int8 linear layer (weights int8 with one scale per output channel, activations quantized per
   batch at run time; fbgemm kernels use AVX512-VNNI); embeddings and norms stay fp32.
 
 Both are approximations: their log-probs differ from the master model's, so a trainer that
@@ -25,6 +25,10 @@ from typing import Any
 import torch
 
 SAMPLER_DTYPES = ("bfloat16", "float16", "int8")
+# Linears left in fp32 by `int8`: the MLP output projection's inputs carry the activation
+# outliers of small LMs, which per-batch activation quantization flattens (on the embedded
+# model, quantizing it made the sampler's next-token distribution unusable).
+FP32_LINEARS = ("down_proj",)
 
 
 def _quantized_linear_type() -> Any:
@@ -44,7 +48,11 @@ def _quantize_per_channel(weight: torch.Tensor) -> torch.Tensor:
 def _int8_copy(model: torch.nn.Module) -> torch.nn.Module:
     """A copy of `model` with each `nn.Linear` a dynamically quantized int8 linear layer."""
     qlinear = _quantized_linear_type()
-    linears = {name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    linears = {
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and name.rpartition(".")[2] not in FP32_LINEARS
+    }
     # Copy everything but the linears' weights (they are quantized from the master's directly);
     # a weight tied to a non-linear module (the input embedding of a tied LM head) is copied.
     shared = {
@@ -98,5 +106,6 @@ class SamplerWeights:
                 for name, module in self.model.named_modules():
                     if isinstance(module, qlinear):
                         src = self.master.get_submodule(name)
+                        assert isinstance(src, torch.nn.Linear)
                         bias = src.bias.detach().float() if src.bias is not None else None
                         module.set_weight_bias(_quantize_per_channel(src.weight), bias)

@@ -356,7 +356,7 @@ def test_int8_sampler_is_approximate_and_follows_weight_updates(make_policy: Any
     assert not policy.exact_logprobs and make_policy().exact_logprobs
     gens = policy.generate(PROMPTS, max_new_tokens=6, temperature=1.0, stop=[])
     assert all(len(g.token_ids) == len(g.logprobs) > 0 for g in gens)
-    layer = "model.layers.0.mlp.down_proj"
+    layer = "model.layers.0.mlp.up_proj"
     with torch.no_grad():
         policy.model.get_submodule(layer).weight.mul_(-1.0)  # an in-place "optimizer step"
     policy.generate(["abc"], 2, 1.0)
