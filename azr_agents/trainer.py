@@ -196,9 +196,11 @@ class Trainer:
         # Mini-batches are contiguous slices of the self-play order (every process splits into the
         # same number, even empty ones, so gradient averaging stays in lockstep). Within one, the
         # order of micro-batches does not change its update: sorting by prompt keeps shared
-        # instructions and similar lengths together (less padding, a shared prefix prefilled once).
+        # instructions together (a shared prefix prefilled once) and, within one prompt, by
+        # completion length, so that a micro-batch's rows are padded to similar lengths.
         mini_batches = [
-            sorted((int(i) for i in part), key=lambda i: (trainable[i].prompt, i))
+            sorted((int(i) for i in part),
+                   key=lambda i: (trainable[i].prompt, len(trainable[i].token_ids), i))
             for part in np.array_split(np.arange(len(trainable)), opt.mini_batches_per_step)
         ]
         seconds: dict[str, float] = defaultdict(float)

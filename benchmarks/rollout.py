@@ -17,7 +17,8 @@ sampled tokens' log-probs are recomputed with the fp32 model and the mean KL(sam
 per token is reported). Two rooflines, timed in the same run:
 
 - `peak`: FLOP/s of a large fp32 matmul (1024x2048 @ 2048x2048) / (2 x parameters) = the
-  tokens/s a decode step would reach if it were one big matmul at that rate;
+  tokens/s a decode step would reach if it were one big matmul at that rate (`peak_bf16`: the
+  same in bf16, recorded to show whether bf16 weights could help on this CPU);
 - `linears`: the model's own linear layers (LM head included) run as one chain of fp32 matmuls
   at the batch size (no attention, no overhead): batch / chain time = the matmul-bound decode
   tokens/s at that batch (it includes weight-reading costs the peak figure ignores).
@@ -200,9 +201,9 @@ def policy_generate(policy: TransformersPolicy, prompts: list[str], max_new_toke
     return tokens, gap / max(tokens, 1)
 
 
-def peak_gflops() -> float:
-    """GFLOP/s of one large fp32 matmul (the compute roof)."""
-    a, b = torch.randn(1024, 2048), torch.randn(2048, 2048)
+def peak_gflops(dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of one large matmul (the compute roof; bf16 to show whether it would be faster)."""
+    a, b = torch.randn(1024, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
     a @ b
     start = time.perf_counter()
     for _ in range(4):
@@ -248,7 +249,9 @@ def run_workload(name: str, base: Any, prompts_pool: list[str], chat: bool, batc
     rows = []
     for batch in batches:
         prompts = prompts_pool[:batch]
-        runs: dict[str, list[dict[str, float]]] = {v: [] for v in [*variants, "peak", "linears"]}
+        runs: dict[str, list[dict[str, float]]] = {
+            v: [] for v in [*variants, "peak", "peak_bf16", "linears"]
+        }
         for _ in range(repeats):
             for v in variants:
                 if v == "naive":
@@ -260,6 +263,8 @@ def run_workload(name: str, base: Any, prompts_pool: list[str], chat: bool, batc
                                 "peak_rss_mb": round(rss), **({"sampler_kl": round(kl, 5)} if kl else {})})
             gflops = peak_gflops()
             runs["peak"].append({"gflops": round(gflops, 1), "tok_s": round(gflops * 1e9 / (2 * params), 1)})
+            gflops = peak_gflops(torch.bfloat16)
+            runs["peak_bf16"].append({"gflops": round(gflops, 1), "tok_s": round(gflops * 1e9 / (2 * params), 1)})
             chain = linear_chain_seconds(base.model, batch)
             runs["linears"].append({"s": round(chain, 4), "tok_s": round(batch / chain, 1)})
         med = {k: statistics.median(r["tok_s"] for r in v) for k, v in runs.items()}
