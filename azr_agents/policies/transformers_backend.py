@@ -26,7 +26,7 @@ import torch
 from azr_agents.errors import AZRConfigError
 from azr_agents.policies.base import Generation, LogprobBatch
 from azr_agents.policies.config import PolicyConfig
-from azr_agents.policies.kv_cache import BufferCache, PrefixCache
+from azr_agents.policies.kv_cache import BufferCache, BufferLayer, PrefixCache
 from azr_agents.policies.loading import (
     load_model_and_tokenizer,
     render_prompt,
@@ -271,7 +271,8 @@ class TransformersPolicy:
         rows = len(prompts)
         index = torch.tensor(row_prompt, device=self.device)
         cache = BufferCache(len(kvs[0]), width + max_new_tokens)
-        per_layer = []
+        # Layer by layer, each prefill's keys/values freed once copied: the decode cache, not a
+        # second copy of it, is what this step's memory holds.
         for layer in range(len(kvs[0])):
             sample_k = kvs[0][layer][0]
             keys = sample_k.new_zeros(len(unique), sample_k.shape[1], width, sample_k.shape[3])
@@ -286,10 +287,13 @@ class TransformersPolicy:
                     k[0, :, prefix_len:],
                     v[0, :, prefix_len:],
                 )
-            per_layer.append((keys.index_select(0, index), values.index_select(0, index)))
+            buffer = cache.layers[layer]
+            assert isinstance(buffer, BufferLayer)
+            buffer.fill(keys.index_select(0, index), values.index_select(0, index))
+            empty = keys.new_empty(0)
+            for u in range(len(unique)):
+                kvs[u][layer] = (empty, empty)
         del kvs
-        cache.fill(per_layer)
-        del per_layer
         mask = torch.zeros(rows, width + max_new_tokens, dtype=torch.long, device=self.device)
         mask[:, :prefix_len] = 1
         for r, u in enumerate(row_prompt):
