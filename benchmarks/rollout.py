@@ -25,7 +25,8 @@ per token is reported). Two rooflines, timed in the same run:
 
 The machine is shared, so each batch size runs the variants interleaved `--repeats` times
 (naive, fp32, int8, rooflines, naive, ...); the table shows medians, the results file every run.
-Appends one JSON record (commit, machine, date, command) to benchmarks/results/rollout.jsonl.
+Appends one JSON record per workload (commit, machine, date, command) to
+benchmarks/results/rollout.jsonl.
 
     python benchmarks/rollout.py                      # both workloads, batches 1 8 16 32
     python benchmarks/rollout.py --quick              # batches 1 8, 16 new tokens, 1 repeat
@@ -295,7 +296,6 @@ def main() -> None:
     max_new = args.max_new_tokens or (16 if args.quick else 128)
     repeats = args.repeats or (1 if args.quick else 3)
 
-    load_before = os.getloadavg()
     started = time.perf_counter()
     base = load_policy(seed=0)
     params = sum(p.numel() for p in base.model.parameters())
@@ -304,31 +304,32 @@ def main() -> None:
     torch.manual_seed(0)
     count = max(batches)
     pools = {"short": (short_prompts(count), False), "long": (azr_prompts(count), True)}
-    rows = []
     for name in args.workloads:
         pool, chat = pools[name]
-        rows += run_workload(name, base, pool, chat, batches, args.variants, max_new, repeats, params)
-    load_after = os.getloadavg()
-    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores shared with other work)")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "commit": commit(),
-        "machine": machine(),
-        "command": "python benchmarks/rollout.py " + " ".join(sys.argv[1:]),
-        "max_new_tokens": max_new,
-        "repeats": repeats,
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "stop": "EOS only",
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "loadavg_before": load_before,
-        "loadavg_after": load_after,
-        "results": rows,
-    }
-    with RESULTS.open("a") as f:
-        f.write(json.dumps(record) + "\n")
+        loadavg = os.getloadavg()
+        rows = run_workload(name, base, pool, chat, batches, args.variants, max_new, repeats, params)
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "commit": commit(),
+            "machine": machine(),
+            "command": "python benchmarks/rollout.py " + " ".join(sys.argv[1:]),
+            "workload": name,
+            "max_new_tokens": max_new,
+            "repeats": repeats,
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "stop": "EOS only",
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "loadavg_before": loadavg,
+            "loadavg_after": os.getloadavg(),
+            "results": rows,
+        }
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        with RESULTS.open("a") as f:  # one record per workload, as soon as it is measured
+            f.write(json.dumps(record) + "\n")
+        print(f"load average before {loadavg[0]:.2f}, after {record['loadavg_after'][0]:.2f} "
+              "(2 cores shared with other work)", flush=True)
 
 
 if __name__ == "__main__":
