@@ -123,7 +123,7 @@ class Trainer:
 
         # 5. Rewards -> advantages (one baseline per task-role group for TRR++) -> PPO-clip.
         now = time.perf_counter()
-        update = self._update(samples)
+        update = self._update(samples, timer)
         timer.add("update", now)
 
         self.step_index += 1
@@ -170,9 +170,10 @@ class Trainer:
             for i, (p, o, (reward, info)) in enumerate(zip(prompts, outputs, scored, strict=True))
         ]
 
-    def _update(self, samples: list[Sample]) -> dict[str, float]:
+    def _update(self, samples: list[Sample], timer: StepTimer) -> dict[str, float]:
         """Advantages for all samples at once, then PPO epochs; each epoch is
-        `optim.mini_batches_per_step` optimizer steps, each over micro-batches of its mini-batch."""
+        `optim.mini_batches_per_step` optimizer steps, each over micro-batches of its mini-batch.
+        Where the time goes is added to `timer` as `update_<phase>` seconds."""
         # An `infra` outcome is the sandbox's failure, not the model's: it is not trained on.
         trainable = [s for s in samples if s.token_ids and not s.info.get("infra")]
         world = self.parallel.world if self.parallel is not None else 1
@@ -203,7 +204,7 @@ class Trainer:
                    key=lambda i: (trainable[i].prompt, len(trainable[i].token_ids), i))
             for part in np.array_split(np.arange(len(trainable)), opt.mini_batches_per_step)
         ]
-        seconds: dict[str, float] = defaultdict(float)
+        seconds = timer.seconds
         fed = {"real_tokens": 0.0, "fed_tokens": 0.0}
         mismatch = Mismatch()
         self.policy.model.train()
@@ -219,7 +220,7 @@ class Trainer:
                         values = self._logprobs([trainable[i] for i in rows], fed).logprobs
                         old_logprobs[rows, : values.shape[1]] = values.float()
             mismatch.add(sampled, old_logprobs, mask)
-            seconds["recompute_old"] = time.perf_counter() - now
+            seconds["update_recompute_old"] = time.perf_counter() - now
         for epoch in range(opt.ppo_epochs):
             for index, order in enumerate(mini_batches):
                 self.optimizer.zero_grad(set_to_none=True)
@@ -237,21 +238,21 @@ class Trainer:
                         clip_high=opt.clip_high, entropies=recomputed.entropies,
                         entropy_coef=opt.entropy_coef, total_tokens=total_tokens,
                     )
-                    now = _lap(seconds, "forward", now)
+                    now = _lap(seconds, "update_forward", now)
                     loss.backward()  # type: ignore[no-untyped-call]
-                    _lap(seconds, "backward", now)
+                    _lap(seconds, "update_backward", now)
                     stats.add(part)
                 now = time.perf_counter()
                 if self.parallel is not None:
                     self.parallel.average_gradients(params)  # every process, even with no samples
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
                 self.optimizer.step()
-                _lap(seconds, "optimizer", now)
+                _lap(seconds, "update_optimizer", now)
         self.policy.model.eval()
         now = time.perf_counter()
         self.policy.sync_weights()
-        _lap(seconds, "sync_weights", now)
-        breakdown = {f"time_{k}_s": v for k, v in seconds.items()}
+        _lap(seconds, "update_sync_weights", now)
+        breakdown: dict[str, float] = {}
         if fed["fed_tokens"]:
             # Positions the update's forwards computed that are neither prompt nor completion.
             breakdown["padding_fraction"] = 1.0 - fed["real_tokens"] / fed["fed_tokens"]
