@@ -46,6 +46,8 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 _MIN_SHARED_PREFIX = 16
 # `logprobs` planning: the cost of one extra forward pass, in tokens (a guess; only tips close calls).
 _PASS_COST = 32
+# Generation prefill: padded tokens allowed per real token when batching prompts (`_prefill_groups`).
+_PREFILL_PAD_RATIO = 1.25
 # Rows of logits per chunk when finding the top-p nucleus (bounds that step's temporary memory).
 _NUCLEUS_CHUNK = 256
 
@@ -82,6 +84,30 @@ def _common_prefix_length(sequences: list[list[int]]) -> int:
             i += 1
         length = i
     return length
+
+
+def _prefill_groups(lengths: list[int]) -> list[list[int]]:
+    """Prompts prefilled together, as index groups: batched when the padding costs less than
+    the forward passes it saves.
+
+    On a CPU a forward at small token counts is bound by reading the weights, so one padded
+    forward over several short prompts is much cheaper than one forward each; with long prompts
+    of varied length, padding them to the longest would cost more than it saves. Prompts are
+    taken shortest first and a group grows while its padded tokens stay within
+    `_PREFILL_PAD_RATIO` x its real tokens + `_PASS_COST`.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups:
+            group = groups[-1]
+            real = sum(lengths[j] for j in group) + lengths[i]
+            padded = (len(group) + 1) * lengths[i]  # i is the longest so far
+            if padded <= _PREFILL_PAD_RATIO * real + _PASS_COST:
+                group.append(i)
+                continue
+        groups.append([i])
+    return groups
 
 
 def _layer_kv(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -237,16 +263,39 @@ class TransformersPolicy:
             ids = torch.tensor([prompts[0][:prefix_len]], device=self.device)
             model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
             prefix_kv = _layer_kv(cache)
-        logits, kvs = [], []
-        for prompt in prompts:
-            cache = DynamicCache(ddp_cache_data=prefix_kv, config=model.config)
-            ids = torch.tensor([prompt[prefix_len:]], device=self.device)
-            positions = torch.arange(prefix_len, len(prompt), device=self.device).unsqueeze(0)
+        logits: list[torch.Tensor] = [torch.empty(0)] * len(prompts)
+        kvs: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in prompts]
+        for group in _prefill_groups([len(p) - prefix_len for p in prompts]):
+            suffixes = [prompts[u][prefix_len:] for u in group]
+            width = max(len(x) for x in suffixes)
+            rows = len(group)
+            past = None
+            if prefix_kv is not None:
+                past = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in prefix_kv]
+            cache = DynamicCache(ddp_cache_data=past, config=model.config)
+            # Left-padded, so that every row's last token is in the last column.
+            ids = torch.full((rows, width), self.tokenizer.pad_token_id, dtype=torch.long)
+            attention = torch.zeros(rows, prefix_len + width, dtype=torch.long)
+            attention[:, :prefix_len] = 1
+            positions = torch.full((rows, width), prefix_len, dtype=torch.long)
+            for b, suffix in enumerate(suffixes):
+                ids[b, width - len(suffix) :] = torch.tensor(suffix)
+                attention[b, prefix_len + width - len(suffix) :] = 1
+                positions[b, width - len(suffix) :] = torch.arange(
+                    prefix_len, prefix_len + len(suffix)
+                )
             out = model(
-                input_ids=ids, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1
+                input_ids=ids.to(self.device),
+                attention_mask=attention.to(self.device),
+                position_ids=positions.to(self.device),
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
             )
-            logits.append(out.logits[0, -1])
-            kvs.append(_layer_kv(cache))
+            layers = _layer_kv(cache)
+            for b, u in enumerate(group):
+                logits[u] = out.logits[b, -1]
+                kvs[u] = [(k[b : b + 1], v[b : b + 1]) for k, v in layers]
         return prefix_len, logits, kvs
 
     @torch.inference_mode()
@@ -284,8 +333,8 @@ class TransformersPolicy:
                     v[0, :, :prefix_len],
                 )
                 keys[u, :, width - s :], values[u, :, width - s :] = (
-                    k[0, :, prefix_len:],
-                    v[0, :, prefix_len:],
+                    k[0, :, k.shape[2] - s :],
+                    v[0, :, v.shape[2] - s :],
                 )
             buffer = cache.layers[layer]
             assert isinstance(buffer, BufferLayer)

@@ -364,3 +364,16 @@ def test_int8_sampler_is_approximate_and_follows_weight_updates(make_policy: Any
     master = policy.model.get_submodule(layer).weight
     scale = master.abs().amax(dim=1, keepdim=True) / 127
     assert torch.all((quantized - master).abs() <= scale * 0.51)
+
+
+def test_prefill_batches_prompts_while_padding_costs_less_than_a_pass() -> None:
+    from azr_agents.policies.transformers_backend import _prefill_groups
+
+    # Short prompts of similar length: one padded forward. (indices, shortest first)
+    assert _prefill_groups([30, 35, 31, 40]) == [[0, 2, 1, 3]]
+    # A long prompt next to short ones would pad them all to its length: its own forward.
+    assert _prefill_groups([30, 600, 31]) == [[0, 2], [1]]
+    # 200 + 620 real tokens, 2 x 620 padded: more than 1.25 x real + 32, so two forwards;
+    # 400 + 620 real, 1240 padded: within, so one.
+    assert _prefill_groups([200, 620]) == [[0], [1]]
+    assert _prefill_groups([400, 620]) == [[0, 1]]
