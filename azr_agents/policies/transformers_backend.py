@@ -4,8 +4,10 @@ Generation is our own sampling loop rather than `model.generate`, because on a C
 call spends most of its time on work a self-play batch does not need:
 - the shared instructions at the start of every AZR prompt are prefilled once per batch, and
   identical prompts (n > 1 samples) once for all their samples (`share_prefix`);
-- prompts are prefilled one by one, so left padding never costs compute, then decoded together
-  in one batch with a pre-allocated KV cache (`kv_cache.py`: no per-step `torch.cat` copies);
+- prompt suffixes are prefilled in left-padded groups of similar length (`_prefill_groups`:
+  batched while padding costs less than the forward passes it saves, since a forward over few
+  tokens is bound by reading the weights), then decoded together in one batch with a
+  pre-allocated KV cache (`kv_cache.py`: no per-step `torch.cat` copies);
 - a row stops at EOS or a stop string (`</answer>` by default) and leaves the batch at once;
 - rows are ordered by prompt length (length bucketing) when there are more than
   `max_batch_size` of them.
