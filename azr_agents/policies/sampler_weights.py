@@ -69,6 +69,7 @@ def _int8_copy(model: torch.nn.Module) -> torch.nn.Module:
     out = copy.deepcopy(model, memo)
     for name in linears:
         master = model.get_submodule(name)
+        assert isinstance(master, torch.nn.Linear)
         parent_name, _, child = name.rpartition(".")
         parent = out.get_submodule(parent_name) if parent_name else out
         quantized = qlinear(master.in_features, master.out_features, dtype=torch.qint8)
