@@ -297,6 +297,7 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
 
     started = time.perf_counter()
+    code_commit = commit()  # the code that runs (HEAD may move while a long run goes on)
     base = load_policy(seed=0)
     params = sum(p.numel() for p in base.model.parameters())
     print(f"model: embedded SmolLM2-135M-Instruct ({params / 1e6:.1f}M parameters)  threads: "
@@ -310,7 +311,7 @@ def main() -> None:
         rows = run_workload(name, base, pool, chat, batches, args.variants, max_new, repeats, params)
         record = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "commit": commit(),
+            "commit": code_commit,
             "machine": machine(),
             "command": "python benchmarks/rollout.py " + " ".join(sys.argv[1:]),
             "workload": name,
