@@ -98,6 +98,13 @@ class OptimConfig:
     PyTorch FSDP2 (each process holds 1/N of weights, gradients and AdamW state), as the
     reference's veRL does; full weights are gathered for generation and checkpoints
     (`azr_agents.policies.sharding`, docs/scaling.md). `paper-7b` sets it."""
+    old_logprobs: str = "auto"
+    """Where PPO's pi_old comes from. "sampler": the log-probs returned with each sample;
+    "recompute": one no-grad forward of the training model over the step's samples before the
+    first optimizer step (what the reference's veRL does); "auto": recompute when the sampler is
+    not the training model itself (vLLM, `policy.generation_dtype` bf16/int8: the policy's
+    `exact_logprobs` is False), else use the sampler's. Whenever both exist, their mismatch
+    (KL(sampler || trainer) per token) is logged as `update/sampler_kl`."""
 
 
 @dataclass
@@ -192,6 +199,8 @@ def validate(config: AZRConfig) -> None:
         (opt.micro_batch_size >= 1, "optim.micro_batch_size must be >= 1"),
         (opt.mini_batches_per_step >= 1, "optim.mini_batches_per_step must be >= 1"),
         (opt.sharding in ("none", "fsdp"), "optim.sharding must be 'none' or 'fsdp'"),
+        (opt.old_logprobs in ("auto", "sampler", "recompute"),
+         "optim.old_logprobs must be 'auto', 'sampler' or 'recompute'"),
         (config.run.steps >= 0, "run.steps must be >= 0"),
         (config.run.checkpoint_every >= 1, "run.checkpoint_every must be >= 1"),
     ]

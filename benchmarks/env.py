@@ -33,6 +33,7 @@ import gymnasium as gym
 
 import azr_env  # noqa: F401  (registers the ids)
 from azr_env.executor import Executor
+from benchmarks.provenance import commit, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "env.jsonl"
 
@@ -187,6 +188,8 @@ def main() -> None:
     )
     record = {
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit(), "machine": machine(),
+        "command": "python benchmarks/env.py " + " ".join(sys.argv[1:]),
         "cpus": os.cpu_count(), "workers": workers, "batch": args.batch, "rounds": args.rounds,
         "proposals_per_s": round(proposals, 1),
         "solves_per_s": {k: round(v, 1) for k, v in solves.items()},

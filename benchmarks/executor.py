@@ -25,7 +25,6 @@ import os
 import resource
 import signal
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -201,11 +200,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if not args.no_record:
         RESULTS.parent.mkdir(exist_ok=True)
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=Path(__file__).parent).stdout.strip()
-        record = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "commit": commit, "cpus": workers, "load": round(os.getloadavg()[0], 2),
-                  "python": sys.version.split()[0], "figures": figures, "ratios": ratios}
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from benchmarks.provenance import commit, machine
+
+        record = {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "commit": commit(), "machine": machine(),
+            "command": "python benchmarks/executor.py " + " ".join(sys.argv[1:]),
+            "cpus": workers, "load": round(os.getloadavg()[0], 2),
+            "python": sys.version.split()[0], "figures": figures, "ratios": ratios,
+        }
         with RESULTS.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
     return 0

@@ -10,8 +10,8 @@ and times the trusted side's whole read of each: `FrameReader.pop`, `from_payloa
     python benchmarks/hostile_results.py [--repeat 3]
 
 Prints one line per case: the outcome (the result's status and reason, or the exception that
-escaped) and the slowest of `--repeat` runs. Nothing is recorded: the figures go into the
-closing notes of the changes that move them.
+escaped) and the slowest of `--repeat` runs, and appends them (with the commit, machine, date and
+command) to benchmarks/results/hostile_results.jsonl.
 """
 
 from __future__ import annotations
@@ -21,14 +21,21 @@ import inspect
 import json
 import random
 import struct
+import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from azr_env.executor import ExecutorConfig
 from azr_env.executor.result import from_payload
 from azr_env.executor.sandbox import framing
 from azr_env.executor.values import trees_equal
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.provenance import commit, machine
+
+RESULTS = Path(__file__).parent / "results" / "hostile_results.jsonl"
 
 FRAME_BYTES = ExecutorConfig().max_frame_bytes
 MAX_OUTPUT_CHARS = ExecutorConfig().max_output_chars
@@ -120,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per case (the slowest is shown)")
     args = parser.parse_args(argv)
+    rows = []
     for name, frame in cases().items():
         times, outcome = [], ""
         for _ in range(args.repeat):
@@ -127,6 +135,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcome = read(frame)
             times.append(time.perf_counter() - started)
         print(f"{name:36s} {len(frame) / 1024:7.0f} KiB  {max(times) * 1000:9.1f} ms  {outcome}")
+        rows.append({"case": name, "kib": round(len(frame) / 1024), "outcome": outcome,
+                     "ms_each": [round(t * 1000, 1) for t in times]})
+    record = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": commit(),
+        "machine": machine(),
+        "command": "python benchmarks/hostile_results.py " + " ".join(sys.argv[1:]),
+        "cases": rows,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as f:
+        f.write(json.dumps(record) + "\n")
     return 0
 
 

@@ -1,14 +1,35 @@
-"""Rollout throughput: `Policy.generate` vs naive `model.generate`, same model, prompts, batch.
+"""Rollout throughput: `Policy.generate` (each decode variant) vs naive `model.generate`, and a
+matmul-bound roofline, all measured side by side in one run.
 
 Why: on CPU machines generation is the cost of every self-play step, so this is the figure that
-decides how much self-play a user can afford. Both sides sample at temperature 1.0 (top-p 1.0)
-from the embedded SmolLM2-135M-Instruct on AZR-like prompts (shared instructions + varying
-reference programs, ~300-600 tokens). Tokens/s counts real generated tokens (up to EOS, or the
-policy's default `</answer>` stop) over wall time including prefill. Peak RSS is sampled during
-each measurement. Prints a table and appends one JSON line to benchmarks/results/rollout.jsonl.
+decides how much self-play a user can afford. Two workloads on the embedded SmolLM2-135M:
 
-    python benchmarks/rollout.py            # batches 1, 8, 16, 32; 128 new tokens (~6 min)
-    python benchmarks/rollout.py --quick    # batches 1, 8; 32 new tokens (~1 min)
+- `short`: ~30-token Python prompts fed raw (the completion format of the `cpu-learn` preset);
+  decode-bound, nothing to share;
+- `long`: R1-template prompts as the `cpu-smoke` preset writes them (chat template, shared
+  instructions + 1-3 reference snippets, ~420-660 tokens).
+
+Every side samples at temperature 1.0, top-p 1.0, and stops only at EOS (no stop strings, so
+no side wins by stopping early); tokens/s counts real generated tokens over wall time including
+prefill. Variants: `naive` (`model.generate`, padded batch, `DynamicCache`), `fp32` (the
+default `Policy.generate`), `int8` (`generation_dtype="int8"`, opt-in, approximate: its
+sampled tokens' log-probs are recomputed with the fp32 model and the mean KL(sampler || fp32)
+per token is reported). Two rooflines, timed in the same run:
+
+- `peak`: FLOP/s of a large fp32 matmul (1024x2048 @ 2048x2048) / (2 x parameters) = the
+  tokens/s a decode step would reach if it were one big matmul at that rate (`peak_bf16`: the
+  same in bf16, recorded to show whether bf16 weights could help on this CPU);
+- `linears`: the model's own linear layers (LM head included) run as one chain of fp32 matmuls
+  at the batch size (no attention, no overhead): batch / chain time = the matmul-bound decode
+  tokens/s at that batch (it includes weight-reading costs the peak figure ignores).
+
+The machine is shared, so each batch size runs the variants interleaved `--repeats` times
+(naive, fp32, int8, rooflines, naive, ...); the table shows medians, the results file every run.
+Appends one JSON record per workload (commit, machine, date, command) to
+benchmarks/results/rollout.jsonl.
+
+    python benchmarks/rollout.py                      # both workloads, batches 1 8 16 32
+    python benchmarks/rollout.py --quick              # batches 1 8, 16 new tokens, 1 repeat
 """
 
 from __future__ import annotations
@@ -17,6 +38,8 @@ import argparse
 import json
 import os
 import random
+import statistics
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,11 +48,16 @@ from typing import Any
 import psutil
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from azr_agents.policies import load_policy
+from azr_agents.policies.config import PolicyConfig
+from azr_agents.policies.transformers_backend import TransformersPolicy
+from benchmarks.provenance import commit, machine
 
 RESULTS = Path(__file__).parent / "results" / "rollout.jsonl"
 
-INSTRUCTIONS = """## Task: Create a Python Code Snippet (where custom classes are allowed) and one matching Input
+INSTRUCTIONS = """## Task: Create a Python Code Snippet (where custom classes are allowed) \
+and one matching Input
 
 Using the reference code snippets provided below as examples, design a new and unique Python code \
 snippet that demands deep algorithmic reasoning to deduce one possible input from a given output. \
@@ -63,24 +91,35 @@ First think about the reasoning process in <think> </think> tags, then give your
 <answer> </answer> tags.
 
 ### Reference code snippets:
-"""  # noqa: E501  (the reference prompt, verbatim)
+"""
 
 SNIPPETS = [
-    "def f(a):\n    return a",
-    "def f(s: str) -> str:\n    return ''.join(reversed(s.split()))",
-    "def f(nums):\n    total = 0\n    for i, n in enumerate(nums):\n        total += n * (i % 3)\n"
-    "    return total",
-    "def f(d: dict, k):\n    seen = set()\n    while k in d and k not in seen:\n"
-    "        seen.add(k)\n        k = d[k]\n    return k",
-    "def f(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, (a + b) % 97\n"
-    "    return a",
-    "def f(grid):\n    return [sum(row) for row in zip(*grid)]",
-    "class Stack:\n    def __init__(self):\n        self.items = []\n\ndef f(ops):\n"
-    "    s = Stack()\n    for op in ops:\n        if op == 'pop' and s.items:\n"
-    "            s.items.pop()\n        else:\n            s.items.append(op)\n    return s.items",
-    "def f(text, width):\n    lines, cur = [], ''\n    for w in text.split():\n"
-    "        if len(cur) + len(w) > width:\n            lines.append(cur.strip())\n"
-    "            cur = ''\n        cur += w + ' '\n    return lines + [cur.strip()]",
+    'def f(a):\n' '    return a',
+    'def f(s: str) -> str:\n' "    return ''.join(reversed(s.split()))",
+    (
+        'def f(nums):\n' '    total = 0\n' '    for i, n in enumerate(nums):\n'
+        '        total += n * (i % 3)\n' '    return total'
+    ),
+    (
+        'def f(d: dict, k):\n' '    seen = set()\n' '    while k in d and k not in seen:\n'
+        '        seen.add(k)\n' '        k = d[k]\n' '    return k'
+    ),
+    (
+        'def f(n):\n' '    a, b = 0, 1\n' '    for _ in range(n):\n'
+        '        a, b = b, (a + b) % 97\n' '    return a'
+    ),
+    'def f(grid):\n' '    return [sum(row) for row in zip(*grid)]',
+    (
+        'class Stack:\n' '    def __init__(self):\n' '        self.items = []\n' '\n'
+        'def f(ops):\n' '    s = Stack()\n' '    for op in ops:\n'
+        "        if op == 'pop' and s.items:\n" '            s.items.pop()\n' '        else:\n'
+        '            s.items.append(op)\n' '    return s.items'
+    ),
+    (
+        'def f(text, width):\n' "    lines, cur = [], ''\n" '    for w in text.split():\n'
+        '        if len(cur) + len(w) > width:\n' '            lines.append(cur.strip())\n'
+        "            cur = ''\n" "        cur += w + ' '\n" '    return lines + [cur.strip()]'
+    ),
 ]
 INPUTS = ["'Hello world'", "[3, 1, 4, 1, 5]", "{'a': 'b', 'b': 'c'}, 'a'", "12", "[[1, 2], [3, 4]]"]
 
@@ -125,6 +164,22 @@ class PeakRSS:
         return self.peak / 2**20
 
 
+SHORT_BODIES = [
+    "def f(nums):\n    return sorted(nums)[::2]\n\nassert f([5, 3, 8, 1]) ==",
+    "def f(s):\n    return s.upper() + s[::-1]\n\nassert f('abc') ==",
+    "def f(n):\n    return sum(i * i for i in range(n))\n\nassert f(4) ==",
+    "def f(d):\n    return {v: k for k, v in d.items()}\n\nassert f({'a': 1}) ==",
+    "def f(a, b):\n    return [x for x in a if x not in b]\n\nassert f([1, 2, 3], [2]) ==",
+    "def f(text):\n    return len(text.split())\n\nassert f('a b c') ==",
+]
+
+
+def short_prompts(count: int, seed: int = 0) -> list[str]:
+    """~30-token Python prompts for the completion format (no shared prefix worth sharing)."""
+    rng = random.Random(seed)
+    return [f"# Example {rng.randint(1, 999)}\n{rng.choice(SHORT_BODIES)}" for _ in range(count)]
+
+
 def naive_generate(policy: Any, prompts: list[str], max_new_tokens: int) -> int:
     """`model.generate` on the same rendered prompts; returns the real generated tokens."""
     tokenizer, model = policy.tokenizer, policy.model
@@ -144,109 +199,199 @@ def naive_generate(policy: Any, prompts: list[str], max_new_tokens: int) -> int:
             top_k=0,
             pad_token_id=pad,
         )
-    eos = tokenizer.eos_token_id
+    eos = set(policy._eos_ids)
     count = 0
     for row in out[:, width:].tolist():
-        count += row.index(eos) + 1 if eos in row else len(row)
+        ends = [i for i, t in enumerate(row) if t in eos]
+        count += ends[0] + 1 if ends else len(row)
     return count
 
 
-def measure(fn: Any) -> tuple[int, float, float]:
+def policy_generate(
+    policy: TransformersPolicy, prompts: list[str], max_new_tokens: int
+) -> tuple[int, float]:
+    """Tokens generated, and for an approximate sampler the mean KL(sampler || fp32) per token."""
+    gens = policy.generate(prompts, max_new_tokens, 1.0, stop=[])
+    tokens = sum(len(g.token_ids) for g in gens)
+    if policy.exact_logprobs:
+        return tokens, 0.0
+    with torch.no_grad():
+        fp32 = policy.logprobs([prompts[g.prompt_index] for g in gens], [g.token_ids for g in gens])
+    gap = 0.0
+    for row, g in enumerate(gens):
+        gap += sum(g.logprobs) - float(fp32.logprobs[row, : len(g.token_ids)].sum())
+    return tokens, gap / max(tokens, 1)
+
+
+def peak_gflops(dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of one large matmul (the compute roof; bf16 to show whether it would be faster)."""
+    a, b = torch.randn(1024, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(4):
+        a @ b
+    return 4 * 2 * 1024 * 2048 * 2048 / (time.perf_counter() - start) / 1e9
+
+
+def linear_chain_seconds(model: Any, batch: int) -> float:
+    """Time of one pass of the model's linear layers as fp32 matmuls at `batch` rows."""
+    weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    inputs = {w.shape[1]: torch.randn(batch, w.shape[1]) for w in weights}
+    with torch.inference_mode():
+        for w in weights[:8]:
+            inputs[w.shape[1]] @ w.t()
+        start = time.perf_counter()
+        for w in weights:
+            inputs[w.shape[1]] @ w.t()
+        return time.perf_counter() - start
+
+
+def measure(fn: Any) -> tuple[Any, float, float]:
     with PeakRSS() as rss:
         start = time.perf_counter()
-        tokens = fn()
+        value = fn()
         seconds = time.perf_counter() - start
-    return tokens, seconds, rss.peak_mb
+    return value, seconds, rss.peak_mb
+
+
+def run_workload(
+    name: str,
+    base: Any,
+    prompts_pool: list[str],
+    chat: bool,
+    batches: list[int],
+    variants: list[str],
+    max_new: int,
+    repeats: int,
+    params: int,
+) -> list[dict[str, Any]]:
+    policies = {v: TransformersPolicy(base.model, base.tokenizer, PolicyConfig(
+        chat_template=chat, seed=0, generation_dtype="auto" if v in ("naive", "fp32") else v))
+        for v in variants}
+    any_policy = policies[variants[0]]
+    lengths = [len(any_policy.encode(p)) for p in prompts_pool]
+    print(f"\n[{name}] prompt tokens {min(lengths)}-{max(lengths)}, chat_template={chat}, "
+          f"{max_new} new tokens max, {repeats} repeats, variants {variants}", flush=True)
+    for v, policy in policies.items():  # warm-up: allocator, oneDNN kernels
+        if v == "naive":
+            naive_generate(policy, prompts_pool[:2], 4)
+        else:
+            policy.generate(prompts_pool[:2], 4, 1.0, stop=[])
+    rows = []
+    for batch in batches:
+        prompts = prompts_pool[:batch]
+        runs: dict[str, list[dict[str, float]]] = {
+            v: [] for v in [*variants, "peak", "peak_bf16", "linears"]
+        }
+        for _ in range(repeats):
+            for v in variants:
+                if v == "naive":
+                    result = measure(
+                        lambda p=prompts: (naive_generate(policies["naive"], p, max_new), 0.0)
+                    )
+                else:
+                    result = measure(
+                        lambda p=prompts, v=v: policy_generate(policies[v], p, max_new)
+                    )
+                (tokens, kl), seconds, rss = result
+                runs[v].append(
+                    {
+                        "tokens": tokens,
+                        "s": round(seconds, 3),
+                        "tok_s": round(tokens / seconds, 1),
+                        "peak_rss_mb": round(rss),
+                        **({"sampler_kl": round(kl, 5)} if kl else {}),
+                    }
+                )
+            gflops = peak_gflops()
+            runs["peak"].append(
+                {"gflops": round(gflops, 1), "tok_s": round(gflops * 1e9 / (2 * params), 1)}
+            )
+            gflops = peak_gflops(torch.bfloat16)
+            runs["peak_bf16"].append(
+                {"gflops": round(gflops, 1), "tok_s": round(gflops * 1e9 / (2 * params), 1)}
+            )
+            chain = linear_chain_seconds(base.model, batch)
+            runs["linears"].append({"s": round(chain, 4), "tok_s": round(batch / chain, 1)})
+        med = {k: statistics.median(r["tok_s"] for r in v) for k, v in runs.items()}
+        row: dict[str, Any] = {"workload": name, "batch": batch, "median_tok_s": med, "runs": runs}
+        if "naive" in med:
+            row["ratio_to_naive"] = {
+                v: round(med[v] / med["naive"], 2) for v in variants if v != "naive"
+            }
+        row["fraction_of_linears_roofline"] = {
+            v: round(med[v] / med["linears"], 2) for v in variants
+        }
+        rows.append(row)
+        cells = "  ".join(f"{v} {med[v]:.1f}" for v in variants)
+        ratios = "  ".join(f"{v}/naive {r:.2f}x" for v, r in row.get("ratio_to_naive", {}).items())
+        kls = [r.get("sampler_kl") for v in variants for r in runs[v] if "sampler_kl" in r]
+        print(
+            f"batch {batch:>2}: tok/s {cells}  | roofline peak {med['peak']:.0f}, "
+            f"linears {med['linears']:.0f}"
+            f"  | {ratios}" + (f"  | int8 KL/token {statistics.median(kls):.4f}" if kls else ""),
+            flush=True,
+        )
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="batches 1 and 8, 32 new tokens")
+    parser.add_argument(
+        "--quick", action="store_true", help="batches 1 and 8, 16 new tokens, 1 repeat"
+    )
     parser.add_argument("--batches", type=int, nargs="*", default=None)
     parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument(
-        "--generation-dtype", default="auto", help="policy option (auto|float32|bfloat16)"
+        "--workloads", nargs="*", default=["short", "long"], choices=["short", "long"]
     )
+    parser.add_argument("--variants", nargs="*", default=["naive", "fp32", "int8"],
+                        help="naive, fp32 (default Policy.generate), int8, bfloat16")
     args = parser.parse_args()
     batches = args.batches or ([1, 8] if args.quick else [1, 8, 16, 32])
-    max_new = args.max_new_tokens or (32 if args.quick else 128)
+    max_new = args.max_new_tokens or (16 if args.quick else 128)
+    repeats = args.repeats or (1 if args.quick else 3)
 
-    load_before = os.getloadavg()
     started = time.perf_counter()
-    policy = load_policy(seed=0, generation_dtype=args.generation_dtype)
-    load_s = time.perf_counter() - started
+    code_commit = commit()  # the code that runs (HEAD may move while a long run goes on)
+    base = load_policy(seed=0)
+    params = sum(p.numel() for p in base.model.parameters())
+    print(f"model: embedded SmolLM2-135M-Instruct ({params / 1e6:.1f}M parameters)  threads: "
+          f"{torch.get_num_threads()}  load: {time.perf_counter() - started:.1f}s", flush=True)
     torch.manual_seed(0)
-    pool = azr_prompts(max(batches))
-    lengths = [len(policy.encode(p)) for p in pool]
-    policy.generate(pool[:2], 4, 1.0)  # warm-up: allocator, oneDNN kernels
-    naive_generate(policy, pool[:2], 4)
-
-    rows = []
-    header = (f"{'batch':>5} {'naive tok/s':>11} {'policy tok/s':>12} {'ratio':>6} {'naive s':>8} "
-              f"{'policy s':>8} {'naive RSS MB':>12} {'policy RSS MB':>13} {'tok/row n/p':>11}")
-    print(
-        f"model: embedded SmolLM2-135M-Instruct  threads: {torch.get_num_threads()}  load: "
-        f"{load_s:.1f}s"
-    )
-    print(
-        f"prompt tokens: min {min(lengths)} max {max(lengths)}  max_new_tokens: {max_new}  "
-        f"generation_dtype: {args.generation_dtype}"
-    )
-    print(header)
-    for batch in batches:
-        prompts = pool[:batch]
-        n_tok, n_s, n_rss = measure(
-            lambda prompts=prompts: naive_generate(policy, prompts, max_new)
+    count = max(batches)
+    pools = {"short": (short_prompts(count), False), "long": (azr_prompts(count), True)}
+    for name in args.workloads:
+        pool, chat = pools[name]
+        loadavg = os.getloadavg()
+        rows = run_workload(
+            name, base, pool, chat, batches, args.variants, max_new, repeats, params
         )
-        p_tok, p_s, p_rss = measure(
-            lambda prompts=prompts: sum(
-                len(g.token_ids) for g in policy.generate(prompts, max_new, 1.0)
-            )
-        )
-        row = {
-            "batch": batch,
-            "naive_tokens": n_tok,
-            "naive_s": round(n_s, 2),
-            "naive_tok_s": round(n_tok / n_s, 1),
-            "naive_peak_rss_mb": round(n_rss),
-            "policy_tokens": p_tok,
-            "policy_s": round(p_s, 2),
-            "policy_tok_s": round(p_tok / p_s, 1),
-            "policy_peak_rss_mb": round(p_rss),
-            "ratio": round((p_tok / p_s) / (n_tok / n_s), 2),
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "commit": code_commit,
+            "machine": machine(),
+            "command": "python benchmarks/rollout.py " + " ".join(sys.argv[1:]),
+            "workload": name,
+            "max_new_tokens": max_new,
+            "repeats": repeats,
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "stop": "EOS only",
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "loadavg_before": loadavg,
+            "loadavg_after": os.getloadavg(),
+            "results": rows,
         }
-        rows.append(row)
-        print(
-            f"{batch:>5} {row['naive_tok_s']:>11} {row['policy_tok_s']:>12} {row['ratio']:>6} "
-            f"{row['naive_s']:>8} "
-            f"{row['policy_s']:>8} {row['naive_peak_rss_mb']:>12} {row['policy_peak_rss_mb']:>13} "
-            f"{n_tok / batch:>5.0f}/{p_tok / batch:<5.0f}",
-            flush=True,
-        )
-    load_after = os.getloadavg()
-    print(
-        f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores shared with "
-        "other work)"
-    )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "quick": args.quick,
-        "max_new_tokens": max_new,
-        "generation_dtype": args.generation_dtype,
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "prompt_tokens": [min(lengths), max(lengths)],
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "loadavg_before": load_before,
-        "loadavg_after": load_after,
-        "results": rows,
-    }
-    with RESULTS.open("a") as f:
-        f.write(json.dumps(record) + "\n")
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        with RESULTS.open("a") as f:  # one record per workload, as soon as it is measured
+            f.write(json.dumps(record) + "\n")
+        print(f"load average before {loadavg[0]:.2f}, after {record['loadavg_after'][0]:.2f} "
+              "(2 cores shared with other work)", flush=True)
 
 
 if __name__ == "__main__":

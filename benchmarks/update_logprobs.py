@@ -1,10 +1,12 @@
 """Cost of one PPO micro-batch update: `Policy.logprobs` + backward on the embedded model.
 
-Why: on CPU the update, not generation, became the slow and memory-hungry half of a self-play
-step (24 samples took ~3 minutes, peak RSS 9.7 GiB). This times `logprobs` + `backward()` of a
-PPO-like loss for AZR-shaped micro-batches: 8 rows whose prompts (~600 tokens) share a ~500-token
-instruction prefix, with 128-token completions. Peak RSS is sampled every 20 ms during the call
+Why: on CPU the update is half of a self-play step's time and most of its memory. This times
+`logprobs` + `backward()` of a PPO-like loss for AZR-shaped micro-batches: 8 rows whose prompts
+(~600 tokens) share a ~500-token instruction prefix, with 128-token completions. Peak RSS is
+sampled every 20 ms during the call
 (`PeakRSS` from rollout.py); the RSS before the call (model and tokenizer loaded) is printed too.
+Appends one JSON record (commit, machine, date, command, every run) to
+benchmarks/results/update_logprobs.jsonl.
 
     python benchmarks/update_logprobs.py                       # 8 rows, 1 warm-up + 2 timed runs
     python benchmarks/update_logprobs.py --rows 4 --repeats 1
@@ -14,14 +16,21 @@ instruction prefix, with 128-token completions. Peak RSS is sampled every 20 ms 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import sys
 import time
+from pathlib import Path
 
 import psutil
 import torch
-from rollout import INSTRUCTIONS, SNIPPETS, PeakRSS
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from azr_agents.policies import load_policy
+from benchmarks.provenance import commit, machine
+from benchmarks.rollout import INSTRUCTIONS, SNIPPETS, PeakRSS
+
+RESULTS = Path(__file__).parent / "results" / "update_logprobs.jsonl"
 
 
 def update_batch(
@@ -94,6 +103,7 @@ def main() -> None:
     policy.model.zero_grad(set_to_none=True)
     rss_before = psutil.Process().memory_info().rss / 2**20
     print(f"RSS with the model loaded {rss_loaded:.0f} MiB, after the warm-up {rss_before:.0f} MiB")
+    runs = []
     for _ in range(args.repeats):
         with PeakRSS() as rss:
             started = time.perf_counter()
@@ -105,6 +115,17 @@ def main() -> None:
             f"peak RSS {rss.peak_mb:.0f} MiB  loss {loss:.6f}",
             flush=True,
         )
+        runs.append({"s": round(seconds, 2), "peak_rss_mib": round(rss.peak_mb), "loss": loss})
+    record = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": commit(), "machine": machine(),
+        "command": "python benchmarks/update_logprobs.py " + " ".join(sys.argv[1:]),
+        "rows": args.rows, "options": {k: str(v) for k, v in options.items()},
+        "prompt_tokens": [min(map(len, encoded)), max(map(len, encoded))], "common_prefix": common,
+        "rss_loaded_mib": round(rss_loaded), "threads": torch.get_num_threads(), "runs": runs,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":

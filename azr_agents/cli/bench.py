@@ -60,6 +60,11 @@ def _estimators_command(args: argparse.Namespace) -> int:
     plot_curves(rows, table.groups, out / "curves.png")
     print(f"wrote {out / 'results.json'} and {out / 'curves.png'}")
     if args.record:
+        sys.path.insert(0, str(BENCHMARKS_DIR.parent))
+        from benchmarks.provenance import commit, machine
+
+        record = {**record, "commit": commit(), "machine": machine(),
+                  "command": "azr bench estimators " + " ".join(sys.argv[3:])}
         results = BENCHMARKS_DIR / "results" / "estimators.jsonl"
         results.parent.mkdir(parents=True, exist_ok=True)
         short = {**record, "results": [{k: v for k, v in r.items() if "curve" not in k}

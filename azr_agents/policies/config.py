@@ -12,6 +12,7 @@ from typing import Any
 from azr_agents.errors import AZRConfigError
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+GENERATION_DTYPES = (*DTYPES, "int8")
 
 
 @dataclass
@@ -27,10 +28,12 @@ class PolicyConfig:
     chat_template: render each prompt as one user turn of the tokenizer's chat template when it
         has one; False feeds the prompt text as is (base models, or pre-rendered prompts).
     dtype: dtype of the trainable (master) weights; "auto" = float32 on CPU, bfloat16 on GPU.
-    generation_dtype: dtype of the weights used for sampling. "auto" = the master dtype. With
-        "bfloat16" on fp32 master weights, a bf16 copy samples and is re-synced after every
-        update: prefill is ~2x faster on CPUs with AVX512-BF16, but the returned log-probs are
-        those of the bf16 model and differ from an fp32 recomputation by ~1e-2.
+    generation_dtype: dtype of the weights used for sampling. "auto" = the master dtype.
+        "bfloat16" samples from a bf16 copy of fp32 master weights, "int8" from dynamically
+        quantized int8 linear layers (`sampler_weights.py`); either copy is re-synced after
+        every update. Both are approximate: the policy reports `exact_logprobs = False`, the
+        trainer recomputes pi_old with the master weights (`optim.old_logprobs`), and
+        `benchmarks/rollout.py` measures their speed and KL to the fp32 model.
     num_threads: torch CPU threads; None = the cores this process may run on.
     max_batch_size: rows decoded together; more prompts (x n) are processed in chunks.
     stop: strings that end a completion (kept in its text) in addition to the EOS tokens; used
@@ -40,8 +43,8 @@ class PolicyConfig:
         `logprobs`, run each group of rows' common prefix once (exact, gradients included).
     gradient_checkpointing: recompute each decoder layer during backward instead of keeping its
         activations, in `logprobs` (transformers backend, model in training mode). Same values
-        and gradients; on the embedded model it cut the update's peak memory by several GiB
-        for ~30% more time (see docs/policies.md).
+        and gradients, less memory, more time (measure both with
+        `benchmarks/update_logprobs.py --option gradient_checkpointing=true`).
     seed: seed of the sampling RNG (None = nondeterministic).
     vllm_*: options of the vLLM engine, see `vllm_backend.py`.
     """
@@ -84,10 +87,10 @@ class PolicyConfig:
         from azr_agents.policies.backends import get_backend
 
         get_backend(self.backend)
-        for name in ("dtype", "generation_dtype"):
-            if getattr(self, name) not in DTYPES:
+        for name, allowed in (("dtype", DTYPES), ("generation_dtype", GENERATION_DTYPES)):
+            if getattr(self, name) not in allowed:
                 raise AZRConfigError(
-                    f"{name} must be one of {list(DTYPES)}, got {getattr(self, name)!r}"
+                    f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}"
                 )
         if self.max_batch_size < 1:
             raise AZRConfigError(f"max_batch_size must be >= 1, got {self.max_batch_size}")

@@ -4,8 +4,10 @@ Generation is our own sampling loop rather than `model.generate`, because on a C
 call spends most of its time on work a self-play batch does not need:
 - the shared instructions at the start of every AZR prompt are prefilled once per batch, and
   identical prompts (n > 1 samples) once for all their samples (`share_prefix`);
-- prompts are prefilled one by one, so left padding never costs compute, then decoded together
-  in one batch with a pre-allocated KV cache (`kv_cache.py`: no per-step `torch.cat` copies);
+- prompt suffixes are prefilled in left-padded groups of similar length (`_prefill_groups`:
+  batched while padding costs less than the forward passes it saves, since a forward over few
+  tokens is bound by reading the weights), then decoded together in one batch with a
+  pre-allocated KV cache (`kv_cache.py`: no per-step `torch.cat` copies);
 - a row stops at EOS or a stop string (`</answer>` by default) and leaves the batch at once;
 - rows are ordered by prompt length (length bucketing) when there are more than
   `max_batch_size` of them.
@@ -15,7 +17,6 @@ distribution and returns that distribution's log-prob; `logprobs()` recomputes t
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import os
@@ -27,13 +28,14 @@ import torch
 from azr_agents.errors import AZRConfigError
 from azr_agents.policies.base import Generation, LogprobBatch
 from azr_agents.policies.config import PolicyConfig
-from azr_agents.policies.kv_cache import BufferCache, PrefixCache
+from azr_agents.policies.kv_cache import BufferCache, BufferLayer, PrefixCache
 from azr_agents.policies.loading import (
     load_model_and_tokenizer,
     render_prompt,
     resolve_model_source,
     stop_token_ids,
 )
+from azr_agents.policies.sampler_weights import SamplerWeights
 from azr_agents.policies.sampling import (
     entropy_from_logprobs,
     sample_next,
@@ -48,6 +50,9 @@ _MIN_SHARED_PREFIX = 16
 # `logprobs` planning: the cost of one extra forward pass, in tokens (a guess; only tips close
 # calls).
 _PASS_COST = 32
+# Generation prefill: padded tokens allowed per real token when batching prompts
+# (`_prefill_groups`).
+_PREFILL_PAD_RATIO = 1.25
 # Rows of logits per chunk when finding the top-p nucleus (bounds that step's temporary memory).
 _NUCLEUS_CHUNK = 256
 
@@ -86,6 +91,30 @@ def _common_prefix_length(sequences: list[list[int]]) -> int:
     return length
 
 
+def _prefill_groups(lengths: list[int]) -> list[list[int]]:
+    """Prompts prefilled together, as index groups: batched when the padding costs less than
+    the forward passes it saves.
+
+    On a CPU a forward at small token counts is bound by reading the weights, so one padded
+    forward over several short prompts is much cheaper than one forward each; with long prompts
+    of varied length, padding them to the longest would cost more than it saves. Prompts are
+    taken shortest first and a group grows while its padded tokens stay within
+    `_PREFILL_PAD_RATIO` x its real tokens + `_PASS_COST`.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    for i in order:
+        if groups:
+            group = groups[-1]
+            real = sum(lengths[j] for j in group) + lengths[i]
+            padded = (len(group) + 1) * lengths[i]  # i is the longest so far
+            if padded <= _PREFILL_PAD_RATIO * real + _PASS_COST:
+                group.append(i)
+                continue
+        groups.append([i])
+    return groups
+
+
 def _layer_kv(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [(layer.keys, layer.values) for layer in cache.layers]
 
@@ -110,12 +139,14 @@ class TransformersPolicy:
             self._generator.seed()
         master_dtype = next(model.parameters()).dtype
         wanted = self.config.generation_dtype
-        gen_dtype = master_dtype if wanted == "auto" else _DTYPES[wanted]
-        if gen_dtype == master_dtype:
-            self._gen_model = model
-        else:
+        self._sampler: SamplerWeights | None = None
+        if wanted != "auto" and (wanted == "int8" or _DTYPES[wanted] != master_dtype):
             # A low-precision copy for sampling; the optimizer keeps updating the master weights.
-            self._gen_model = copy.deepcopy(model).to(gen_dtype).eval().requires_grad_(False)
+            self._sampler = SamplerWeights(model, wanted)
+        self._gen_model: Any = self._sampler.model if self._sampler is not None else model
+        self.exact_logprobs = self._sampler is None
+        """True when generation log-probs are the master model's own (up to float noise): a
+        trainer may use them as PPO's pi_old; False means it should recompute them."""
         self._synced_versions = self._weight_versions()
         self.single_pass = False
         """One forward per `logprobs` call (a sharded model needs the same passes everywhere)."""
@@ -168,7 +199,9 @@ class TransformersPolicy:
 
     def sync_weights(self) -> None:
         """Copy the master weights into the generation copy (no-op when they are the same)."""
-        if self._gen_model is not self.model:
+        if self._sampler is not None:
+            self._sampler.sync()  # a low-precision copy (gathers a sharded model's shards)
+        elif self._gen_model is not self.model:  # a sharded model's unsharded sampling copy
             with torch.no_grad():
                 for dst, src in zip(
                     self._gen_model.parameters(), self.model.parameters(), strict=True
@@ -244,16 +277,41 @@ class TransformersPolicy:
             ids = torch.tensor([prompts[0][:prefix_len]], device=self.device)
             model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
             prefix_kv = _layer_kv(cache)
-        logits, kvs = [], []
-        for prompt in prompts:
-            cache = DynamicCache(ddp_cache_data=prefix_kv, config=model.config)
-            ids = torch.tensor([prompt[prefix_len:]], device=self.device)
-            positions = torch.arange(prefix_len, len(prompt), device=self.device).unsqueeze(0)
+        logits: list[torch.Tensor] = [torch.empty(0)] * len(prompts)
+        kvs: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[] for _ in prompts]
+        for group in _prefill_groups([len(p) - prefix_len for p in prompts]):
+            suffixes = [prompts[u][prefix_len:] for u in group]
+            width = max(len(x) for x in suffixes)
+            rows = len(group)
+            past = None
+            if prefix_kv is not None:
+                past = [
+                    (k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in prefix_kv
+                ]
+            cache = DynamicCache(ddp_cache_data=past, config=model.config)
+            # Left-padded, so that every row's last token is in the last column.
+            ids = torch.full((rows, width), self.tokenizer.pad_token_id, dtype=torch.long)
+            attention = torch.zeros(rows, prefix_len + width, dtype=torch.long)
+            attention[:, :prefix_len] = 1
+            positions = torch.full((rows, width), prefix_len, dtype=torch.long)
+            for b, suffix in enumerate(suffixes):
+                ids[b, width - len(suffix) :] = torch.tensor(suffix)
+                attention[b, prefix_len + width - len(suffix) :] = 1
+                positions[b, width - len(suffix) :] = torch.arange(
+                    prefix_len, prefix_len + len(suffix)
+                )
             out = model(
-                input_ids=ids, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1
+                input_ids=ids.to(self.device),
+                attention_mask=attention.to(self.device),
+                position_ids=positions.to(self.device),
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
             )
-            logits.append(out.logits[0, -1])
-            kvs.append(_layer_kv(cache))
+            layers = _layer_kv(cache)
+            for b, u in enumerate(group):
+                logits[u] = out.logits[b, -1]
+                kvs[u] = [(k[b : b + 1], v[b : b + 1]) for k, v in layers]
         return prefix_len, logits, kvs
 
     @torch.inference_mode()
@@ -278,7 +336,8 @@ class TransformersPolicy:
         rows = len(prompts)
         index = torch.tensor(row_prompt, device=self.device)
         cache = BufferCache(len(kvs[0]), width + max_new_tokens)
-        per_layer = []
+        # Layer by layer, each prefill's keys/values freed once copied: the decode cache, not a
+        # second copy of it, is what this step's memory holds.
         for layer in range(len(kvs[0])):
             sample_k = kvs[0][layer][0]
             keys = sample_k.new_zeros(len(unique), sample_k.shape[1], width, sample_k.shape[3])
@@ -290,13 +349,16 @@ class TransformersPolicy:
                     v[0, :, :prefix_len],
                 )
                 keys[u, :, width - s :], values[u, :, width - s :] = (
-                    k[0, :, prefix_len:],
-                    v[0, :, prefix_len:],
+                    k[0, :, k.shape[2] - s :],
+                    v[0, :, v.shape[2] - s :],
                 )
-            per_layer.append((keys.index_select(0, index), values.index_select(0, index)))
+            buffer = cache.layers[layer]
+            assert isinstance(buffer, BufferLayer)
+            buffer.fill(keys.index_select(0, index), values.index_select(0, index))
+            empty = keys.new_empty(0)
+            for u in range(len(unique)):
+                kvs[u][layer] = (empty, empty)
         del kvs
-        cache.fill(per_layer)
-        del per_layer
         mask = torch.zeros(rows, width + max_new_tokens, dtype=torch.long, device=self.device)
         mask[:, :prefix_len] = 1
         for r, u in enumerate(row_prompt):
@@ -388,10 +450,11 @@ class TransformersPolicy:
         entropy_parts: list[torch.Tensor] = []
         where_rows: list[int] = []
         where_cols: list[int] = []
+        fed = {"real_tokens": 0.0, "fed_tokens": 0.0}
         for members, prefix_len in passes:
             group = [rows[m] for m in members]
             logits = self._completion_logits(
-                [prompt_ids[r] for r in group], [completion_ids[r] for r in group], prefix_len
+                [prompt_ids[r] for r in group], [completion_ids[r] for r in group], prefix_len, fed
             )
             targets = torch.tensor(
                 [t for r in group for t in completion_ids[r]], device=self.device
@@ -413,10 +476,15 @@ class TransformersPolicy:
             zeros.index_put(index, torch.cat(token_parts)),
             zeros.index_put(index, torch.cat(entropy_parts)),
             mask,
+            extra=fed,
         )
 
     def _completion_logits(
-        self, prompts: list[list[int]], completions: list[list[int]], prefix_len: int
+        self,
+        prompts: list[list[int]],
+        completions: list[list[int]],
+        prefix_len: int,
+        fed: dict[str, float],
     ) -> torch.Tensor:
         """Logits `[sum of completion lengths, vocab]` that predict each completion token, row by
         row.
@@ -424,7 +492,8 @@ class TransformersPolicy:
         With `prefix_len > 0` the rows' common prefix runs once (batch 1) and its keys/values,
         still attached to the graph, are the past of a batched forward over the rest; rows are
         left-padded so that each row's tokens are contiguous and end in the last column. A
-        row's last completion token predicts nothing we need, so it is not fed.
+        row's last completion token predicts nothing we need, so it is not fed. `fed` counts the
+        positions computed (`fed_tokens`) and those that are not padding (`real_tokens`).
         """
         past = None
         if prefix_len:
@@ -434,6 +503,8 @@ class TransformersPolicy:
             past = cache.new_states()
         rests = [p[prefix_len:] + c[:-1] for p, c in zip(prompts, completions, strict=True)]
         width = max(len(s) for s in rests)
+        fed["real_tokens"] += prefix_len + sum(len(s) for s in rests)
+        fed["fed_tokens"] += prefix_len + width * len(rests)
         ids = torch.full((len(rests), width), self.tokenizer.pad_token_id, dtype=torch.long)
         attention = torch.zeros(len(rests), prefix_len + width, dtype=torch.long)
         attention[:, :prefix_len] = 1

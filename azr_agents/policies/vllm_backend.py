@@ -100,6 +100,9 @@ class VLLMPolicy:
         self._trainer = trainer_policy
         self.model = trainer_policy.model
         self.tokenizer = trainer_policy.tokenizer
+        # vLLM's kernels (and its bf16 weights) are not the trainer's: its log-probs are an
+        # approximation of pi_old, which the trainer recomputes by default (`optim.old_logprobs`).
+        self.exact_logprobs = False
 
     @classmethod
     def from_config(cls, config: PolicyConfig) -> VLLMPolicy:

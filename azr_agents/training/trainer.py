@@ -38,6 +38,7 @@ from azr_agents.training.checkpoint import (
 from azr_agents.training.distributed import DataParallel
 from azr_agents.training.loss import LossStats, ppo_clip_loss
 from azr_agents.training.metrics import MetricsLogger, plot_run
+from azr_agents.training.old_logprobs import Mismatch, should_recompute
 from azr_agents.training.rollout import Sample, pad, response_mask
 from azr_agents.training.samples import SamplesLogger, markdown_tables
 from azr_agents.training.session import SelfPlaySession
@@ -142,7 +143,7 @@ class Trainer:
 
         # 5. Rewards -> advantages (one baseline per task-role group for TRR++) -> PPO-clip.
         now = time.perf_counter()
-        update = self._update(samples)
+        update = self._update(samples, timer)
         timer.add("update", now)
 
         self.step_index += 1
@@ -200,9 +201,10 @@ class Trainer:
             for i, (p, o, (reward, info)) in enumerate(zip(prompts, outputs, scored, strict=True))
         ]
 
-    def _update(self, samples: list[Sample]) -> dict[str, float]:
+    def _update(self, samples: list[Sample], timer: StepTimer) -> dict[str, float]:
         """Advantages for all samples at once, then PPO epochs; each epoch is
-        `optim.mini_batches_per_step` optimizer steps, each over micro-batches of its mini-batch."""
+        `optim.mini_batches_per_step` optimizer steps, each over micro-batches of its mini-batch.
+        Where the time goes is added to `timer` as `update_<phase>` seconds."""
         # An `infra` outcome is the sandbox's failure, not the model's: it is not trained on.
         trainable = [s for s in samples if s.token_ids and not s.info.get("infra")]
         world = self.parallel.world if self.parallel is not None else 1
@@ -231,55 +233,90 @@ class Trainer:
         # Mini-batches are contiguous slices of the self-play order (every process splits into the
         # same number, even empty ones, so gradient averaging stays in lockstep). Within one, the
         # order of micro-batches does not change its update: sorting by prompt keeps shared
-        # instructions and similar lengths together (less padding, a shared prefix prefilled once).
+        # instructions together (a shared prefix prefilled once) and, within one prompt, by
+        # completion length, so that a micro-batch's rows are padded to similar lengths.
         mini_batches = [
-            sorted((int(i) for i in part), key=lambda i: (trainable[i].prompt, i))
+            sorted((int(i) for i in part),
+                   key=lambda i: (trainable[i].prompt, len(trainable[i].token_ids), i))
             for part in np.array_split(np.arange(len(trainable)), opt.mini_batches_per_step)
         ]
+        seconds = timer.seconds
+        fed = {"real_tokens": 0.0, "fed_tokens": 0.0}
+        mismatch = Mismatch()
         self.policy.model.train()
-        for _ in range(opt.ppo_epochs):
+
+        def passes(index: int, order: list[int]) -> list[list[int]]:
+            """The micro-batches of mini-batch `index`. A sharded model runs collectives in every
+            forward: then all processes run as many as the busiest one, the extra ones empty."""
+            rows = max(len(order), whole.rows_per_part[index] if sharded else 0)
+            size = opt.micro_batch_size
+            return [order[start : start + size] for start in range(0, rows, size)]
+
+        recompute = should_recompute(opt.old_logprobs, self.policy)
+        if recompute:
+            # pi_old from the training model itself, before any optimizer step of this update.
+            now = time.perf_counter()
+            sampled = old_logprobs
+            old_logprobs = torch.zeros_like(sampled)
+            with torch.no_grad():
+                for index, order in enumerate(mini_batches):
+                    for rows in passes(index, order):
+                        if not rows:
+                            self._no_op_pass(backward=False)
+                            continue
+                        values = self._logprobs([trainable[i] for i in rows], fed).logprobs
+                        old_logprobs[rows, : values.shape[1]] = values.float()
+            mismatch.add(sampled, old_logprobs, mask)
+            seconds["update_recompute_old"] = time.perf_counter() - now
+        for epoch in range(opt.ppo_epochs):
             for index, order in enumerate(mini_batches):
                 self.optimizer.zero_grad(set_to_none=True)
                 # normalised by the whole mini-batch's tokens; averaging over processes then
                 # gives the gradient one process would compute on the union of their slices
                 total_tokens = max(whole.tokens_per_part[index], 1.0) / world
-                # a sharded model runs collectives in every pass: all processes run as many
-                # micro-batches as the busiest one, padded with passes that add no gradient
-                passes = max(len(order), whole.rows_per_part[index] if sharded else 0)
-                for start in range(0, passes, opt.micro_batch_size):
-                    rows = order[start : start + opt.micro_batch_size]
+                for rows in passes(index, order):
                     if not rows:
                         self._no_op_pass()
                         continue
-                    batch = [trainable[i] for i in rows]
-                    recomputed = self.policy.logprobs(
-                        [s.prompt for s in batch], [s.token_ids for s in batch],
-                        temperature=self.config.generation.temperature,
-                        top_p=self.config.generation.top_p)
+                    now = time.perf_counter()
+                    recomputed = self._logprobs([trainable[i] for i in rows], fed)
                     width = recomputed.logprobs.shape[1]
+                    if not recompute and epoch == 0 and index == 0:  # weights not yet stepped
+                        mismatch.add(old_logprobs[rows, :width], recomputed.logprobs,
+                                     mask[rows, :width] * recomputed.mask)
                     loss, part = ppo_clip_loss(
                         recomputed.logprobs, old_logprobs[rows, :width], advantages[rows, :width],
                         mask[rows, :width] * recomputed.mask, clip_low=opt.clip_low,
                         clip_high=opt.clip_high, entropies=recomputed.entropies,
                         entropy_coef=opt.entropy_coef, total_tokens=total_tokens,
                     )
+                    now = _lap(seconds, "update_forward", now)
                     loss.backward()  # type: ignore[no-untyped-call]
+                    _lap(seconds, "update_backward", now)
                     stats.add(part)
+                now = time.perf_counter()
                 if self.parallel is not None and not sharded:  # FSDP averages in its backward
                     self.parallel.average_gradients(params)  # every process, even with no samples
                 grad_norm = float(
                     full_tensor(torch.nn.utils.clip_grad_norm_(params, opt.grad_clip))
                 )
                 self.optimizer.step()
+                _lap(seconds, "update_optimizer", now)
         self.policy.model.eval()
+        now = time.perf_counter()
         self.policy.sync_weights()
+        _lap(seconds, "update_sync_weights", now)
+        breakdown: dict[str, float] = {}
+        if fed["fed_tokens"]:
+            # Positions the update's forwards computed that are neither prompt nor completion.
+            breakdown["padding_fraction"] = 1.0 - fed["real_tokens"] / fed["fed_tokens"]
         masked = advantages[mask > 0]
-        return {**stats.means(), "grad_norm": grad_norm,
+        return {**stats.means(), **mismatch.metrics(), **breakdown, "grad_norm": grad_norm,
                 "advantage_std": float(masked.std()) if masked.numel() > 1 else 0.0,
                 "trained_samples": float(len(whole.prompt_ids))}
 
-    def _no_op_pass(self) -> None:
-        """One forward and backward that adds nothing to the gradients (lockstep padding)."""
+    def _no_op_pass(self, backward: bool = True) -> None:
+        """One forward (and backward) that adds nothing to the gradients (lockstep padding)."""
         eos = self.policy.tokenizer.eos_token_id
         probe = self.policy.logprobs(
             ["."],
@@ -287,7 +324,17 @@ class Trainer:
             temperature=self.config.generation.temperature,
             top_p=self.config.generation.top_p,
         )
-        (probe.logprobs.sum() * 0.0).backward()  # type: ignore[no-untyped-call]
+        if backward:
+            (probe.logprobs.sum() * 0.0).backward()  # type: ignore[no-untyped-call]
+
+    def _logprobs(self, batch: list[Sample], fed: dict[str, float]) -> Any:
+        """The training model's log-probs of `batch` at the sampling temperature and top-p."""
+        gen = self.config.generation
+        out = self.policy.logprobs([s.prompt for s in batch], [s.token_ids for s in batch],
+                                   temperature=gen.temperature, top_p=gen.top_p)
+        for key in fed:
+            fed[key] += float(out.extra.get(key, 0.0))
+        return out
 
     def _metrics(self, samples: list[Sample], update: dict[str, float], timer: StepTimer,
                  step_s: float) -> dict[str, Any]:
@@ -408,6 +455,16 @@ class Trainer:
 
     def plot(self) -> list[Path]:
         return plot_run(self.run_dir)
+
+
+def _micro_batches(order: list[int], size: int) -> list[list[int]]:
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def _lap(seconds: dict[str, float], phase: str, started: float) -> float:
+    now = time.perf_counter()
+    seconds[phase] += now - started
+    return now
 
 
 def _mean(values: list[float]) -> float:

@@ -349,3 +349,31 @@ def test_embedded_model_generates_and_saves_as_a_plain_model(tmp_path: Path) -> 
     ids = torch.tensor([policy.encode("def f(a):")])
     with torch.no_grad():
         assert torch.equal(reloaded(ids).logits, policy.model(ids).logits)
+
+
+def test_int8_sampler_is_approximate_and_follows_weight_updates(make_policy: Any) -> None:
+    policy = make_policy(generation_dtype="int8")
+    assert not policy.exact_logprobs and make_policy().exact_logprobs
+    gens = policy.generate(PROMPTS, max_new_tokens=6, temperature=1.0, stop=[])
+    assert all(len(g.token_ids) == len(g.logprobs) > 0 for g in gens)
+    layer = "model.layers.0.mlp.up_proj"
+    with torch.no_grad():
+        policy.model.get_submodule(layer).weight.mul_(-1.0)  # an in-place "optimizer step"
+    policy.generate(["abc"], 2, 1.0)
+    quantized = policy._gen_model.get_submodule(layer).weight().dequantize()
+    master = policy.model.get_submodule(layer).weight
+    scale = master.abs().amax(dim=1, keepdim=True) / 127
+    assert torch.all((quantized - master).abs() <= scale * 0.51)
+
+
+def test_prefill_batches_prompts_while_padding_costs_less_than_a_pass() -> None:
+    from azr_agents.policies.transformers_backend import _prefill_groups
+
+    # Short prompts of similar length: one padded forward. (indices, shortest first)
+    assert _prefill_groups([30, 35, 31, 40]) == [[0, 2, 1, 3]]
+    # A long prompt next to short ones would pad them all to its length: its own forward.
+    assert _prefill_groups([30, 600, 31]) == [[0, 2], [1]]
+    # 200 + 620 real tokens, 2 x 620 padded: more than 1.25 x real + 32, so two forwards;
+    # 400 + 620 real, 1240 padded: within, so one.
+    assert _prefill_groups([200, 620]) == [[0], [1]]
+    assert _prefill_groups([400, 620]) == [[0, 1]]
