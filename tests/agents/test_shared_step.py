@@ -113,22 +113,29 @@ def test_the_estimator_sees_the_whole_batch_and_each_process_keeps_its_rows() ->
     assert alone.offset == 0 and alone.rewards.tolist() == whole.rewards.tolist()
 
 
-def test_buffer_sync_rebuilds_every_copy_in_rank_order() -> None:
-    def task(i: int) -> Task:
-        return Task("deduction", f"def f(a):\n    return {i}", ("1",), (str(i),), step=1)
+def _task(i: int) -> Task:
+    return Task("deduction", f"def f(a):\n    return {i}", ("1",), (str(i),), step=1)
 
-    copies = []
-    for rank, new in ((0, [task(1), task(2)]), (1, [task(3), task(1)])):
-        buffers = TaskBuffers(["deduction"], BufferConfig(cap=4))
-        buffers["deduction"].add(task(0))
-        copies.append((rank, buffers, new))
-    news = {rank: {"deduction": new} for rank, _, new in copies}
-    for rank, buffers, new in copies:
-        sync = BufferSync(buffers, FakeGroup(rank, {r: n for r, n in news.items() if r != rank}))
+
+def _synced_programs(config: BufferConfig, new_by_rank: dict[int, list[Task]]) -> list[list[str]]:
+    """Each rank's buffers (holding task 0) after it adds its new tasks and syncs with the
+    others' (as gathered by a fake process group): the last character of each program."""
+    programs = []
+    for rank, new in new_by_rank.items():
+        buffers = TaskBuffers(["deduction"], config)
+        buffers["deduction"].add(_task(0))
+        others = {r: {"deduction": n} for r, n in new_by_rank.items() if r != rank}
+        sync = BufferSync(buffers, FakeGroup(rank, others))
         sync.mark()
         buffers["deduction"].extend(new)
         sync.sync()
-    programs = [[t.program[-1] for t in b["deduction"].tasks] for _, b, _ in copies]
+        programs.append([t.program[-1] for t in buffers["deduction"].tasks])
+    return programs
+
+
+def test_buffer_sync_rebuilds_every_copy_in_rank_order() -> None:
+    new_by_rank = {0: [_task(1), _task(2)], 1: [_task(3), _task(1)]}
+    programs = _synced_programs(BufferConfig(cap=4), new_by_rank)
     # zero task, 0, rank 0's 1 and 2, rank 1's 3 (its 1 is a duplicate): cap 4 drops the oldest
     assert programs[0] == programs[1] == ["0", "1", "2", "3"]
 
@@ -136,21 +143,8 @@ def test_buffer_sync_rebuilds_every_copy_in_rank_order() -> None:
 def test_buffer_sync_keeps_repeats_when_buffers_keep_them() -> None:
     """With `dedup="seeding"` outside seeding a new task may repeat an old one: it is still
     one of the phase's new tasks (counted, not told apart by its key)."""
-    def task(i: int) -> Task:
-        return Task("deduction", f"def f(a):\n    return {i}", ("1",), (str(i),), step=1)
-
-    copies = []
-    for rank, new in ((0, [task(0), task(2)]), (1, [task(2)])):
-        buffers = TaskBuffers(["deduction"], BufferConfig(cap=8, dedup="seeding", zero=False))
-        buffers["deduction"].add(task(0))
-        copies.append((rank, buffers, new))
-    news = {rank: {"deduction": new} for rank, _, new in copies}
-    for rank, buffers, new in copies:
-        sync = BufferSync(buffers, FakeGroup(rank, {r: n for r, n in news.items() if r != rank}))
-        sync.mark()
-        buffers["deduction"].extend(new)
-        sync.sync()
-    programs = [[t.program[-1] for t in b["deduction"].tasks] for _, b, _ in copies]
+    config = BufferConfig(cap=8, dedup="seeding", zero=False)
+    programs = _synced_programs(config, {0: [_task(0), _task(2)], 1: [_task(2)]})
     assert programs[0] == programs[1] == ["0", "0", "2", "2"]
 
 
