@@ -9,6 +9,7 @@ when it built the env, so the upgraded config plays the same env.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from azr_agents.errors import AZRConfigError
@@ -36,7 +37,7 @@ def upgrade_saved_config(raw: dict[str, Any]) -> dict[str, Any]:
     env = selfplay.get("env") or {}
     if not isinstance(env, dict):
         raise AZRConfigError("selfplay.env: expected a mapping of env options")
-    env = _deep_copy(env)
+    env = copy.deepcopy(env)
     for old, path in RENAMED_ENV_KEYS.items():
         if old not in selfplay:
             continue
@@ -50,7 +51,3 @@ def upgrade_saved_config(raw: dict[str, Any]) -> dict[str, Any]:
         node[path[-1]] = value
     selfplay["env"] = env
     return {**raw, "selfplay": selfplay}
-
-
-def _deep_copy(node: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in node.items()}
