@@ -580,7 +580,7 @@ def _token_logprobs_and_entropies(
     saving only its log-probs for backward.
     """
     scaled = logits.float()
-    if temperature > 0.0:
+    if temperature > 0.0 and temperature != 1.0:
         scaled = scaled / temperature
     if temperature > 0.0 and top_p < 1.0:
         with torch.no_grad():

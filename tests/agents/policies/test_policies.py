@@ -13,7 +13,12 @@ from azr_agents.errors import AZRConfigError
 from azr_agents.policies import Generation, Policy, load_policy
 from azr_agents.policies.config import PolicyConfig
 from azr_agents.policies.loading import resolve_model_source
-from azr_agents.policies.sampling import entropy_from_logprobs, sampling_logprobs, validate_sampling
+from azr_agents.policies.sampling import (
+    draw_from_logprobs,
+    entropy_from_logprobs,
+    sampling_logprobs,
+    validate_sampling,
+)
 from azr_agents.policies.vllm_backend import vllm_weight_items
 
 SHARED = "You are given a Python program and an input. Predict the output. " * 3
@@ -226,6 +231,23 @@ def test_top_p_nucleus_by_hand() -> None:
     assert torch.allclose(
         sampling_logprobs(logits, 1.0, 0.81).exp(), torch.tensor([[0.5, 0.3, 0.2]])
     )
+
+
+def test_draws_follow_the_distribution_and_skip_zero_mass() -> None:
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.3, 0.2, 0.0])
+    logp = torch.log(probs).expand(40_000, -1)
+    generator = torch.Generator().manual_seed(0)
+    tokens = draw_from_logprobs(logp, generator)
+    counts = torch.bincount(tokens, minlength=len(probs)).double() / len(tokens)
+    assert counts[probs == 0].sum() == 0, "a token outside the nucleus was drawn"
+    # 40k draws: a frequency's standard error is at most 0.0025, so 0.01 is four of them.
+    assert torch.allclose(counts, probs.double(), atol=0.01), counts
+
+
+def test_draw_picks_a_last_token_that_has_all_the_mass() -> None:
+    logp = torch.log(torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    tokens = draw_from_logprobs(logp, torch.Generator().manual_seed(1))
+    assert tokens.tolist() == [2, 0]
 
 
 def test_temperature_scales_logits() -> None:
