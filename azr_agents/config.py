@@ -98,6 +98,13 @@ class OptimConfig:
     PyTorch FSDP2 (each process holds 1/N of weights, gradients and AdamW state), as the
     reference's veRL does; full weights are gathered for generation and checkpoints
     (`azr_agents.policies.sharding`, docs/scaling.md). `paper-7b` sets it."""
+    skip_zero_advantage: bool = True
+    """Skip the forward and backward of samples whose advantage is zero on every token while
+    `entropy_coef` is 0: their gradient is exactly zero, so the update is the same (the loss
+    still divides by all the mini-batch's tokens, and AdamW still steps on zero gradients). A
+    small model's early steps are mostly such samples (a group whose answers all score alike).
+    The update's metrics (entropy, clip fraction, sampler KL) then cover the computed samples;
+    `update/skipped_samples` counts the others."""
     old_logprobs: str = "auto"
     """Where PPO's pi_old comes from. "sampler": the log-probs returned with each sample;
     "recompute": one no-grad forward of the training model over the step's samples before the

@@ -23,7 +23,10 @@ class LossStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def means(self) -> dict[str, float]:
-        tokens = max(self.tokens, 1.0)
+        """Per-token means; none when no token was computed (rather than zeros that look real)."""
+        if not self.tokens:
+            return {}
+        tokens = self.tokens
         return {"policy_loss": self.policy_loss / tokens, "entropy": self.entropy / tokens,
                 "clip_fraction": self.clipped / tokens, "approx_kl": self.approx_kl / tokens}
 
@@ -63,3 +66,19 @@ def ppo_clip_loss(
             tokens=float(mask.sum()),
         )
     return loss, stats
+
+
+def rows_with_gradient(
+    advantages: torch.Tensor, mask: torch.Tensor, entropy_coef: float
+) -> torch.Tensor:
+    """Which rows of `[rows, T]` advantages can change the weights under `ppo_clip_loss`.
+
+    Without an entropy bonus a row's loss is `-min(ratio * A, clip(ratio) * A)` on each of its
+    tokens: where A is 0 on all of them (every answer of its group scored alike, the common case
+    for a small model early on), its gradient is exactly zero, so its forward and backward can
+    be skipped without changing the update (the loss still divides by the whole mini-batch's
+    tokens). With an entropy bonus every row has a gradient.
+    """
+    if entropy_coef:
+        return torch.ones(advantages.shape[0], dtype=torch.bool)
+    return ((advantages != 0) & (mask > 0)).any(dim=1)

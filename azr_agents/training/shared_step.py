@@ -79,9 +79,20 @@ class GlobalBatch:
     tokens_per_part: list[float]
     """Completion tokens of each mini-batch of the whole batch (the j-th mini-batch is every
     process's j-th slice of its own samples)."""
-    rows_per_part: list[int]
-    """The most samples any process has in each mini-batch (a sharded model runs as many
-    micro-batches everywhere)."""
+    sizes: list[int]
+    """Each process's number of samples, in rank order."""
+
+    def busiest(self, active: Sequence[bool], parts: int) -> list[int]:
+        """The most `active` samples (one flag per row of the whole batch) any process has in
+        each of its `parts` mini-batches: a sharded model runs as many micro-batches everywhere.
+        """
+        most = [0] * parts
+        start = 0
+        for size in self.sizes:
+            for j, part in enumerate(np.array_split(np.arange(size), parts)):
+                most[j] = max(most[j], sum(bool(active[start + int(i)]) for i in part))
+            start += size
+        return most
 
 
 def global_batch(trainable: Sequence[Sample], parallel: Any, parts: int) -> GlobalBatch:
@@ -97,13 +108,12 @@ def global_batch(trainable: Sequence[Sample], parallel: Any, parts: int) -> Glob
     for i, (*_, n) in enumerate(flat):
         mask[i, :n] = 1.0
     tokens = [0.0] * parts
-    most = [0] * parts
     for rank_rows in everyone:
         for j, part in enumerate(np.array_split(np.arange(len(rank_rows)), parts)):
             tokens[j] += float(sum(rank_rows[int(i)][3] for i in part))
-            most[j] = max(most[j], len(part))
     return GlobalBatch(
         rewards=torch.tensor([r for r, *_ in flat], dtype=torch.float32), mask=mask,
         groups=[g for _, g, _, _ in flat], prompt_ids=[p for _, _, p, _ in flat],
-        offset=sum(len(r) for r in everyone[:rank]), tokens_per_part=tokens, rows_per_part=most,
+        offset=sum(len(r) for r in everyone[:rank]), tokens_per_part=tokens,
+        sizes=[len(r) for r in everyone],
     )

@@ -36,7 +36,7 @@ from azr_agents.training.checkpoint import (
     write_atomic,
 )
 from azr_agents.training.distributed import DataParallel
-from azr_agents.training.loss import LossStats, ppo_clip_loss
+from azr_agents.training.loss import LossStats, ppo_clip_loss, rows_with_gradient
 from azr_agents.training.metrics import MetricsLogger, plot_run
 from azr_agents.training.old_logprobs import Mismatch, should_recompute
 from azr_agents.training.rollout import Sample, pad, response_mask
@@ -219,9 +219,16 @@ class Trainer:
             rewards=whole.rewards, mask=whole.mask, groups=whole.groups,
             prompt_ids=whole.prompt_ids,
         )
-        advantages = estimators.check_advantages(
-            self.config.estimator.name, self.estimator(inp), inp
-        )[whole.offset : whole.offset + len(trainable), : mask.shape[1]]
+        every = estimators.check_advantages(self.config.estimator.name, self.estimator(inp), inp)
+        advantages = every[whole.offset : whole.offset + len(trainable), : mask.shape[1]]
+        # Samples whose gradient would be exactly zero are not run (`optim.skip_zero_advantage`).
+        active = (
+            rows_with_gradient(every, whole.mask, opt.entropy_coef)
+            if opt.skip_zero_advantage
+            else torch.ones(len(whole.prompt_ids), dtype=torch.bool)
+        ).tolist()
+        ours = active[whole.offset : whole.offset + len(trainable)]
+        busiest = whole.busiest(active, opt.mini_batches_per_step)
         per_sample = (advantages * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         for sample, value in zip(trainable, per_sample.tolist(), strict=True):
             sample.advantage = float(value)
@@ -236,7 +243,7 @@ class Trainer:
         # instructions together (a shared prefix prefilled once) and, within one prompt, by
         # completion length, so that a micro-batch's rows are padded to similar lengths.
         mini_batches = [
-            sorted((int(i) for i in part),
+            sorted((int(i) for i in part if ours[int(i)]),
                    key=lambda i: (trainable[i].prompt, len(trainable[i].token_ids), i))
             for part in np.array_split(np.arange(len(trainable)), opt.mini_batches_per_step)
         ]
@@ -248,7 +255,7 @@ class Trainer:
         def passes(index: int, order: list[int]) -> list[list[int]]:
             """The micro-batches of mini-batch `index`. A sharded model runs collectives in every
             forward: then all processes run as many as the busiest one, the extra ones empty."""
-            rows = max(len(order), whole.rows_per_part[index] if sharded else 0)
+            rows = max(len(order), busiest[index] if sharded else 0)
             size = opt.micro_batch_size
             return [order[start : start + size] for start in range(0, rows, size)]
 
@@ -266,7 +273,9 @@ class Trainer:
                             continue
                         values = self._logprobs([trainable[i] for i in rows], fed).logprobs
                         old_logprobs[rows, : values.shape[1]] = values.float()
-            mismatch.add(sampled, old_logprobs, mask)
+            mismatch.add(
+                sampled, old_logprobs, mask * torch.tensor(ours, dtype=mask.dtype)[:, None]
+            )
             seconds["update_recompute_old"] = time.perf_counter() - now
         for epoch in range(opt.ppo_epochs):
             for index, order in enumerate(mini_batches):
@@ -295,6 +304,9 @@ class Trainer:
                     _lap(seconds, "update_backward", now)
                     stats.add(part)
                 now = time.perf_counter()
+                for param in params:  # every sample skipped: AdamW still steps, on zeros
+                    if param.grad is None:
+                        param.grad = torch.zeros_like(param)
                 if self.parallel is not None and not sharded:  # FSDP averages in its backward
                     self.parallel.average_gradients(params)  # every process, even with no samples
                 grad_norm = float(
@@ -313,7 +325,8 @@ class Trainer:
         masked = advantages[mask > 0]
         return {**stats.means(), **mismatch.metrics(), **breakdown, "grad_norm": grad_norm,
                 "advantage_std": float(masked.std()) if masked.numel() > 1 else 0.0,
-                "trained_samples": float(len(whole.prompt_ids))}
+                "trained_samples": float(len(whole.prompt_ids)),
+                "skipped_samples": float(len(ours) - sum(ours))}
 
     def _no_op_pass(self, backward: bool = True) -> None:
         """One forward (and backward) that adds nothing to the gradients (lockstep padding)."""

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from azr_agents.training.rollout import Sample
-from azr_agents.training.shared_step import BufferSync, global_batch
+from azr_agents.training.shared_step import BufferSync, GlobalBatch, global_batch
 from azr_env.buffers import BufferConfig, TaskBuffers, load_jsonl
 from azr_env.task import Task
 
@@ -184,3 +184,16 @@ def test_fsdp_sharded_step_equals_the_unsharded_one(tiny_model_dir: Path, tmp_pa
         assert set(saved) == set(weights) and all(torch.equal(saved[k], weights[k]) for k in saved)
         optim = torch.load(checkpoint / "optimizer.pt", weights_only=False)
         assert optim["state"], "the optimizer state is saved whole"
+
+
+def test_busiest_counts_each_process_s_active_rows_per_mini_batch() -> None:
+    """Under FSDP every process runs as many micro-batches as the one with the most samples left
+    to run after zero-advantage ones are skipped (`optim.skip_zero_advantage`)."""
+    batch = GlobalBatch(rewards=torch.zeros(5), mask=torch.ones(5, 1), groups=[("d", "s")] * 5,
+                        prompt_ids=[str(i) for i in range(5)], offset=0,
+                        tokens_per_part=[0.0, 0.0], sizes=[3, 2])
+    # rank 0 splits rows 0-2 into [0, 1] and [2]; rank 1 rows 3-4 into [3] and [4]
+    assert batch.busiest([True, False, True, False, True], 2) == [1, 1]
+    assert batch.busiest([True, True, False, True, False], 2) == [2, 0]
+    assert batch.busiest([False] * 5, 2) == [0, 0]
+    assert batch.busiest([True] * 5, 1) == [3]

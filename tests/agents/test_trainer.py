@@ -345,3 +345,35 @@ def test_each_mini_batch_of_a_step_is_one_optimizer_step(
     assert metrics["update"]["trained_samples"] == 12
     steps = {int(state["step"]) for state in trainer.optimizer.state.values()}
     assert steps == {mini_batches}
+
+
+def test_skipping_zero_advantage_samples_leaves_the_update_unchanged(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """Samples whose advantage is 0 on every token (entropy bonus off) are not run, and the
+    weights after the step are those of running them: only float summation order differs."""
+    from azr_agents.policies import load_policy
+    from azr_agents.training.session import SelfPlaySession
+    from azr_agents.training.trainer import Trainer
+
+    after: dict[bool, tuple[dict[str, Any], dict[str, torch.Tensor]]] = {}
+    for skip in (False, True):
+        config = tiny_config(
+            tiny_model_dir, "estimator.name=grpo", "selfplay.samples_per_prompt=2",
+            "selfplay.env.rewards.mode=reference", "run.probe_every=0", "optim.lr=1e-3",
+            "optim.entropy_coef=0.0", f"optim.skip_zero_advantage={str(skip).lower()}",
+        )
+        policy = HalfWellFormed(load_policy(str(tiny_model_dir), seed=0))
+        with SelfPlaySession(config.selfplay) as session:
+            metrics = Trainer(config, policy, session, tmp_path / str(skip)).step()  # type: ignore[arg-type]
+        weights = {k: v.detach().clone() for k, v in policy.model.state_dict().items()}
+        after[skip] = (metrics["update"], weights)
+    (full, full_weights), (skipped, skipped_weights) = after[False], after[True]
+    assert full["skipped_samples"] == 0
+    assert 0 < skipped["skipped_samples"] < skipped["trained_samples"] == 24
+    assert skipped["grad_norm"] == pytest.approx(full["grad_norm"], rel=1e-4)
+    base = {k: v for k, v in load_policy(str(tiny_model_dir)).model.state_dict().items()}
+    moved = max(float((full_weights[k] - base[k]).abs().max()) for k in base)
+    gap = max(float((full_weights[k] - skipped_weights[k]).abs().max()) for k in base)
+    assert moved > 1e-4, "the step trained"
+    assert gap < 1e-3 * moved, (gap, moved)
