@@ -41,6 +41,9 @@ class PolicyConfig:
     share_prefix: prefill the prompts' longest common token prefix once for the whole batch
         (AZR prompts share their long instructions) and identical prompts once for all n; in
         `logprobs`, run each group of rows' common prefix once (exact, gradients included).
+    direct_decode: decode Llama and Qwen2 models by calling their layers directly
+        (`decode_step.py`: the same logits to float noise, less per-step overhead); False, or
+        any other model, decodes through `model(...)`.
     gradient_checkpointing: recompute each decoder layer during backward instead of keeping its
         activations, in `logprobs` (transformers backend, model in training mode). Same values
         and gradients, less memory, more time (measure both with
@@ -59,6 +62,7 @@ class PolicyConfig:
     max_batch_size: int = 64
     stop: list[str] = field(default_factory=lambda: ["</answer>"])
     share_prefix: bool = True
+    direct_decode: bool = True
     gradient_checkpointing: bool = False
     seed: int | None = None
     trust_remote_code: bool = False

@@ -8,6 +8,9 @@ call spends most of its time on work a self-play batch does not need:
   batched while padding costs less than the forward passes it saves, since a forward over few
   tokens is bound by reading the weights), then decoded together in one batch with a
   pre-allocated KV cache (`kv_cache.py`: no per-step `torch.cat` copies);
+- Llama and Qwen2 models decode through `decode_step.py`: their layers called directly, without
+  the per-call work of `model(...)`, and the shared prefix's keys and values held once and
+  attended to once for all rows instead of copied into every row (`direct_decode`);
 - a row stops at EOS or a stop string (`</answer>` by default) and leaves the batch at once;
 - rows are ordered by prompt length (length bucketing) when there are more than
   `max_batch_size` of them.
@@ -28,6 +31,7 @@ import torch
 from azr_agents.errors import AZRConfigError
 from azr_agents.policies.base import Generation, LogprobBatch
 from azr_agents.policies.config import PolicyConfig
+from azr_agents.policies.decode_step import DecodeStep
 from azr_agents.policies.kv_cache import BufferCache, BufferLayer, PrefixCache
 from azr_agents.policies.loading import (
     load_model_and_tokenizer,
@@ -329,24 +333,35 @@ class TransformersPolicy:
         unique = [list(p) for p in distinct]
         prefix_len, last_logits, kvs = self._prefill(unique)
 
+        decode = (
+            DecodeStep(model) if self.config.direct_decode and DecodeStep.supports(model) else None
+        )
         # Assemble the decode cache: [prefix | left padding | suffix] for each distinct prompt,
-        # then one row per sample.
+        # then one row per sample. With `DecodeStep`, the shared prefix is kept once instead
+        # (`prefix_kv`) and attended to once for all rows.
+        separate = decode is not None and prefix_len > 0
+        in_rows = 0 if separate else prefix_len  # prefix columns in each row's cache
         suffix_lens = [len(p) - prefix_len for p in unique]
-        width = prefix_len + max(suffix_lens)
+        width = in_rows + max(suffix_lens)
         rows = len(prompts)
         index = torch.tensor(row_prompt, device=self.device)
         cache = BufferCache(len(kvs[0]), width + max_new_tokens)
+        prefix_kv: list[tuple[torch.Tensor, torch.Tensor]] = []
         # Layer by layer, each prefill's keys/values freed once copied: the decode cache, not a
         # second copy of it, is what this step's memory holds.
         for layer in range(len(kvs[0])):
-            sample_k = kvs[0][layer][0]
+            sample_k, sample_v = kvs[0][layer]
+            if separate:
+                prefix_kv.append(
+                    (sample_k[:, :, :prefix_len].clone(), sample_v[:, :, :prefix_len].clone())
+                )
             keys = sample_k.new_zeros(len(unique), sample_k.shape[1], width, sample_k.shape[3])
             values = torch.zeros_like(keys)
             for u, s in enumerate(suffix_lens):
                 k, v = kvs[u][layer]
-                keys[u, :, :prefix_len], values[u, :, :prefix_len] = (
-                    k[0, :, :prefix_len],
-                    v[0, :, :prefix_len],
+                keys[u, :, :in_rows], values[u, :, :in_rows] = (
+                    k[0, :, :in_rows],
+                    v[0, :, :in_rows],
                 )
                 keys[u, :, width - s :], values[u, :, width - s :] = (
                     k[0, :, k.shape[2] - s :],
@@ -360,7 +375,7 @@ class TransformersPolicy:
                 kvs[u][layer] = (empty, empty)
         del kvs
         mask = torch.zeros(rows, width + max_new_tokens, dtype=torch.long, device=self.device)
-        mask[:, :prefix_len] = 1
+        mask[:, :in_rows] = 1
         for r, u in enumerate(row_prompt):
             mask[r, width - suffix_lens[u] : width] = 1
         positions = torch.tensor([len(unique[u]) for u in row_prompt], device=self.device)
@@ -393,15 +408,19 @@ class TransformersPolicy:
                 mask, positions, tokens = mask[kept], positions[kept], tokens[kept]
                 active = [active[k] for k in keep]
             mask[:, width + step] = 1
-            out = model(
-                input_ids=tokens.unsqueeze(-1),
-                attention_mask=mask[:, : width + step + 1],
-                position_ids=positions.unsqueeze(-1),
-                cache=cache,
-                use_cache=True,
-            )
+            if decode is not None:
+                logits = decode(
+                    tokens, positions, mask[:, : width + step + 1], cache, prefix_kv or None
+                )
+            else:
+                logits = model(
+                    input_ids=tokens.unsqueeze(-1),
+                    attention_mask=mask[:, : width + step + 1],
+                    position_ids=positions.unsqueeze(-1),
+                    cache=cache,
+                    use_cache=True,
+                ).logits[:, -1]
             positions = positions + 1
-            logits = out.logits[:, -1]
         return list(zip(tokens_out, logprobs_out, reasons, strict=True))
 
     # -- log-probs for the update --------------------------------------------------------
