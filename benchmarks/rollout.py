@@ -12,9 +12,10 @@ decides how much self-play a user can afford. Two workloads on the embedded Smol
 Every side samples at temperature 1.0, top-p 1.0, and stops only at EOS (no stop strings, so
 no side wins by stopping early); tokens/s counts real generated tokens over wall time including
 prefill. Variants: `naive` (`model.generate`, padded batch, `DynamicCache`), `fp32` (the
-default `Policy.generate`), `int8` (`generation_dtype="int8"`, opt-in, approximate: its
-sampled tokens' log-probs are recomputed with the fp32 model and the mean KL(sampler || fp32)
-per token is reported). Two rooflines, timed in the same run:
+default `Policy.generate`), `fp32-model` (the same, each decode step through `model(...)`
+instead of `decode_step.py`: `direct_decode=False`), `int8` (`generation_dtype="int8"`,
+opt-in, approximate: its sampled tokens' log-probs are recomputed with the fp32 model and the
+mean KL(sampler || fp32) per token is reported). Two rooflines, timed in the same run:
 
 - `peak`: FLOP/s of a large fp32 matmul (1024x2048 @ 2048x2048) / (2 x parameters) = the
   tokens/s a decode step would reach if it were one big matmul at that rate (`peak_bf16`: the
@@ -266,7 +267,8 @@ def run_workload(
     params: int,
 ) -> list[dict[str, Any]]:
     policies = {v: TransformersPolicy(base.model, base.tokenizer, PolicyConfig(
-        chat_template=chat, seed=0, generation_dtype="auto" if v in ("naive", "fp32") else v))
+        chat_template=chat, seed=0, direct_decode=v != "fp32-model",
+        generation_dtype=v if v in ("int8", "bfloat16") else "auto"))
         for v in variants}
     any_policy = policies[variants[0]]
     lengths = [len(any_policy.encode(p)) for p in prompts_pool]
@@ -349,7 +351,8 @@ def main() -> None:
         "--workloads", nargs="*", default=["short", "long"], choices=["short", "long"]
     )
     parser.add_argument("--variants", nargs="*", default=["naive", "fp32", "int8"],
-                        help="naive, fp32 (default Policy.generate), int8, bfloat16")
+                        help="naive, fp32 (default Policy.generate), fp32-model (with "
+                             "direct_decode=False), int8, bfloat16")
     args = parser.parse_args()
     batches = args.batches or ([1, 8] if args.quick else [1, 8, 16, 32])
     max_new = args.max_new_tokens or (16 if args.quick else 128)
