@@ -6,8 +6,9 @@ prompts (profiled: SmolLM2-135M, batch 16, 400-token prompts). Here each layer o
 of fixed capacity, a step writes its keys/values in place and attention reads a view of the
 filled part. Dropping finished rows is an index-select on the buffer.
 
-Rows are laid out as `[shared prefix | left padding | prompt suffix | generated tokens]`; the
-padding columns are masked by the 2D attention mask, and positions are passed explicitly, so
+Rows are laid out as `[shared prefix | left padding | prompt suffix | generated tokens]`
+(without the shared prefix when `decode_step.py` holds it once for all rows); the padding
+columns are masked by the 2D attention mask, and positions are passed explicitly, so
 rows of different prompt lengths decode together without recomputing anything.
 """
 
