@@ -8,6 +8,7 @@ See docs/policies.md.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from azr_agents.policies.backends import (
@@ -23,7 +24,9 @@ __all__ = ["BackendFactory", "Generation", "LogprobBatch", "Policy", "PolicyConf
            "available_backends", "build_policy", "load_policy", "register_backend"]
 
 
-def load_policy(model: str | None = None, backend: str = "transformers", **options: Any) -> Policy:
+def load_policy(
+    model: str | os.PathLike[str] | None = None, backend: str = "transformers", **options: Any
+) -> Policy:
     """Load a policy; `options` are `PolicyConfig` fields (e.g. `generation_dtype="bfloat16"`).
 
     Raises `AZRConfigError` for an unknown backend or option, a missing model path, a hub id

@@ -6,6 +6,7 @@ its keyword arguments, so the same keys work in YAML presets (`policy.generation
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -72,8 +73,17 @@ class PolicyConfig:
     vllm_enforce_eager: bool = False
 
     @classmethod
-    def from_options(cls, model: str | None, backend: str, options: dict[str, Any]) -> PolicyConfig:
+    def from_options(
+        cls, model: str | os.PathLike[str] | None, backend: str, options: dict[str, Any]
+    ) -> PolicyConfig:
         """Build and validate a config; unknown option names are an error, not silently ignored."""
+        if isinstance(model, os.PathLike):
+            model = os.fspath(model)
+        if model is not None and not isinstance(model, str):
+            hint = " (build_policy(config) loads a PolicyConfig)" if isinstance(model, cls) else ""
+            raise AZRConfigError(
+                f"model must be a path, a hub id or None, got {type(model).__name__}{hint}"
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:

@@ -280,6 +280,8 @@ def test_unknown_backend_and_option() -> None:
         load_policy(temprature=1.0)
     with pytest.raises(AZRConfigError, match="generation_dtype"):
         load_policy(generation_dtype="int4")
+    with pytest.raises(AZRConfigError, match=r"build_policy\(config\)"):
+        load_policy(PolicyConfig(seed=0))  # type: ignore[arg-type]
 
 
 def test_missing_model_path(tmp_path: Any) -> None:
@@ -301,7 +303,7 @@ def test_hub_id_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_local_folder_round_trip(tmp_path: Any, policy: Any) -> None:
     policy.model.save_pretrained(tmp_path)
     policy.tokenizer.save_pretrained(tmp_path)
-    loaded = load_policy(str(tmp_path), device="cpu", seed=0)
+    loaded = load_policy(tmp_path, device="cpu", seed=0)  # a Path works as well as a str
     assert len(loaded.generate(["abc"], 3, 1.0)[0].token_ids) >= 1
 
 
