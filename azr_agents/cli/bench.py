@@ -1,4 +1,5 @@
-"""`azr bench estimators|executor|env|rollout|update_logprobs|learning|scoring|parity`.
+"""`azr bench estimators|executor|env|rollout|linear_kernels|update_logprobs|train_step|
+learning|scoring|parity`.
 
 `estimators` runs the synthetic bandit in-process; the others run the scripts of the repo's
 `benchmarks/` folder with this Python (extra arguments are passed on), which print their figures
@@ -17,7 +18,8 @@ from typing import Any
 
 from azr_agents.cli.exit_codes import EXIT_USAGE
 
-SCRIPTS = ("executor", "env", "rollout", "update_logprobs", "learning", "scoring", "parity")
+SCRIPTS = ("executor", "env", "rollout", "linear_kernels", "update_logprobs", "train_step",
+           "learning", "scoring", "parity")
 BENCHMARKS_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 """The repo's benchmarks/ (present in a source checkout or editable install, not in a wheel)."""
 

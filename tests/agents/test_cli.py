@@ -78,3 +78,12 @@ def test_exec_report_says_which_layers_are_active_and_why_any_is_missing(
             probe,
             report,
         )
+
+
+def test_every_bench_script_exists_and_documents_itself() -> None:
+    from azr_agents.cli.bench import BENCHMARKS_DIR, SCRIPTS
+
+    for name in SCRIPTS:
+        script = BENCHMARKS_DIR / f"{name}.py"
+        assert script.exists(), f"azr bench {name} has no {script}"
+        assert script.read_text().startswith('"""'), f"{script} has no docstring for --help"
