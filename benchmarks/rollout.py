@@ -15,7 +15,8 @@ prefill. Variants: `naive` (`model.generate`, padded batch, `DynamicCache`), `fp
 default `Policy.generate`), `fp32-model` (the same, each decode step through `model(...)`
 instead of `decode_step.py`: `direct_decode=False`), `int8` (`generation_dtype="int8"`,
 opt-in, approximate: its sampled tokens' log-probs are recomputed with the fp32 model and the
-mean KL(sampler || fp32) per token is reported). Two rooflines, timed in the same run:
+mean KL(sampler || fp32) per token is reported), `fp16_weights` (opt-in, approximate in the
+same way: linears with fp16 weights and fp32 arithmetic). Two rooflines, timed in the same run:
 
 - `peak`: FLOP/s of a large fp32 matmul (1024x2048 @ 2048x2048) / (2 x parameters) = the
   tokens/s a decode step would reach if it were one big matmul at that rate (`peak_bf16`: the
@@ -268,7 +269,7 @@ def run_workload(
 ) -> list[dict[str, Any]]:
     policies = {v: TransformersPolicy(base.model, base.tokenizer, PolicyConfig(
         chat_template=chat, seed=0, direct_decode=v != "fp32-model",
-        generation_dtype=v if v in ("int8", "bfloat16") else "auto"))
+        generation_dtype=v if v in ("int8", "bfloat16", "fp16_weights") else "auto"))
         for v in variants}
     any_policy = policies[variants[0]]
     lengths = [len(any_policy.encode(p)) for p in prompts_pool]
@@ -327,11 +328,12 @@ def run_workload(
         rows.append(row)
         cells = "  ".join(f"{v} {med[v]:.1f}" for v in variants)
         ratios = "  ".join(f"{v}/naive {r:.2f}x" for v, r in row.get("ratio_to_naive", {}).items())
-        kls = [r.get("sampler_kl") for v in variants for r in runs[v] if "sampler_kl" in r]
+        kls = {v: [r["sampler_kl"] for r in runs[v] if "sampler_kl" in r] for v in variants}
+        kl_text = "".join(f"  | {v} KL/token {statistics.median(k):.4f}"
+                          for v, k in kls.items() if k)
         print(
             f"batch {batch:>2}: tok/s {cells}  | roofline peak {med['peak']:.0f}, "
-            f"linears {med['linears']:.0f}"
-            f"  | {ratios}" + (f"  | int8 KL/token {statistics.median(kls):.4f}" if kls else ""),
+            f"linears {med['linears']:.0f}  | {ratios}{kl_text}",
             flush=True,
         )
     return rows
@@ -352,7 +354,7 @@ def main() -> None:
     )
     parser.add_argument("--variants", nargs="*", default=["naive", "fp32", "int8"],
                         help="naive, fp32 (default Policy.generate), fp32-model (with "
-                             "direct_decode=False), int8, bfloat16")
+                             "direct_decode=False), int8, fp16_weights, bfloat16")
     args = parser.parse_args()
     batches = args.batches or ([1, 8] if args.quick else [1, 8, 16, 32])
     max_new = args.max_new_tokens or (16 if args.quick else 128)
