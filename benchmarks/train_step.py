@@ -53,6 +53,8 @@ def main() -> None:
     steps = []
     for line in metrics.read_text().splitlines():
         record = json.loads(line)
+        if "time_s" not in record:  # a probe's record, not a step's
+            continue
         update = record.get("update", {})
         steps.append({
             "step": record["step"],
