@@ -15,8 +15,7 @@ prefill. Variants: `naive` (`model.generate`, padded batch, `DynamicCache`), `fp
 default `Policy.generate`), `fp32-model` (the same, each decode step through `model(...)`
 instead of `decode_step.py`: `direct_decode=False`), `int8` (`generation_dtype="int8"`,
 opt-in, approximate: its sampled tokens' log-probs are recomputed with the fp32 model and the
-mean KL(sampler || fp32) per token is reported), `fp16_weights` (opt-in, approximate in the
-same way: linears with fp16 weights and fp32 arithmetic). Two rooflines, timed in the same run:
+mean KL(sampler || fp32) per token is reported). Two rooflines, timed in the same run:
 
 - `peak`: FLOP/s of a large fp32 matmul (1024x2048 @ 2048x2048) / (2 x parameters) = the
   tokens/s a decode step would reach if it were one big matmul at that rate (`peak_bf16`: the
@@ -269,7 +268,7 @@ def run_workload(
 ) -> list[dict[str, Any]]:
     policies = {v: TransformersPolicy(base.model, base.tokenizer, PolicyConfig(
         chat_template=chat, seed=0, direct_decode=v != "fp32-model",
-        generation_dtype=v if v in ("int8", "bfloat16", "fp16_weights") else "auto"))
+        generation_dtype=v if v in ("int8", "bfloat16") else "auto"))
         for v in variants}
     any_policy = policies[variants[0]]
     lengths = [len(any_policy.encode(p)) for p in prompts_pool]
@@ -354,7 +353,7 @@ def main() -> None:
     )
     parser.add_argument("--variants", nargs="*", default=["naive", "fp32", "int8"],
                         help="naive, fp32 (default Policy.generate), fp32-model (with "
-                             "direct_decode=False), int8, fp16_weights, bfloat16")
+                             "direct_decode=False), int8, bfloat16")
     args = parser.parse_args()
     batches = args.batches or ([1, 8] if args.quick else [1, 8, 16, 32])
     max_new = args.max_new_tokens or (16 if args.quick else 128)

@@ -13,7 +13,7 @@ from typing import Any
 from azr_agents.errors import AZRConfigError
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-GENERATION_DTYPES = (*DTYPES, "int8", "fp16_weights")
+GENERATION_DTYPES = (*DTYPES, "int8")
 
 
 @dataclass
@@ -31,9 +31,8 @@ class PolicyConfig:
     dtype: dtype of the trainable (master) weights; "auto" = float32 on CPU, bfloat16 on GPU.
     generation_dtype: dtype of the weights used for sampling. "auto" = the master dtype.
         "bfloat16" samples from a bf16 copy of fp32 master weights, "int8" from dynamically
-        quantized int8 linear layers, "fp16_weights" from linear layers with fp16 weights and
-        fp32 arithmetic (`sampler_weights.py`); any such copy is re-synced after
-        every update. All are approximate: the policy reports `exact_logprobs = False`, the
+        quantized int8 linear layers (`sampler_weights.py`); either copy is re-synced after
+        every update. Both are approximate: the policy reports `exact_logprobs = False`, the
         trainer recomputes pi_old with the master weights (`optim.old_logprobs`), and
         `benchmarks/rollout.py` measures their speed and KL to the fp32 model.
     num_threads: torch CPU threads; None = the cores this process may run on.

@@ -10,10 +10,6 @@ decodes faster. Two kinds:
   (`FP32_LINEARS`) replaced by a dynamically quantized int8 linear layer (weights int8 with one
   scale per output channel, activations quantized per batch at run time; fbgemm kernels use
   AVX512-VNNI); embeddings and norms stay fp32.
-- `fp16_weights`: every `nn.Linear` (the LM head included) replaced by fbgemm's fp16-weight
-  linear layer: weights stored in fp16, activations and arithmetic fp32. Half the bytes to read
-  without int8's activation rounding; at decode batch sizes it was the fastest CPU kernel for
-  the embedded model's linears (`benchmarks/linear_kernels.py`).
 
 Both are approximations: their log-probs differ from the master model's, so a trainer that
 uses generation log-probs as PPO's pi_old recomputes them with the master model instead (see
@@ -31,9 +27,7 @@ import torch
 
 from azr_agents.policies.sharding import full_tensor
 
-SAMPLER_DTYPES = ("bfloat16", "float16", "int8", "fp16_weights")
-# Sampler kinds made of torch.ao dynamic linear layers, and the weight dtype they pack.
-_PACKED = {"int8": torch.qint8, "fp16_weights": torch.float16}
+SAMPLER_DTYPES = ("bfloat16", "float16", "int8")
 # Linears left in fp32 by `int8`: the MLP output projection's inputs carry the activation
 # outliers of small LMs, which per-batch activation quantization flattens (on the embedded
 # model, quantizing it made the sampler's next-token distribution unusable).
@@ -54,22 +48,13 @@ def _quantize_per_channel(weight: torch.Tensor) -> torch.Tensor:
     return torch.quantize_per_channel(w, scales, zeros, axis=0, dtype=torch.qint8)
 
 
-def _packed_weight(weight: torch.Tensor, kind: str) -> torch.Tensor:
-    """What `set_weight_bias` of a `kind` dynamic linear takes: int8 per channel, or fp32 (the
-    fp16 layer rounds it to fp16 when it packs it)."""
-    if kind == "int8":
-        return _quantize_per_channel(weight)
-    return weight.detach().float()
-
-
-def _packed_copy(model: torch.nn.Module, kind: str) -> torch.nn.Module:
-    """A copy of `model` with its `nn.Linear`s replaced by torch.ao dynamic linears of `kind`."""
+def _int8_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` with each `nn.Linear` a dynamically quantized int8 linear layer."""
     qlinear = _quantized_linear_type()
-    keep = FP32_LINEARS if kind == "int8" else ()
     linears = {
         name
         for name, m in model.named_modules()
-        if isinstance(m, torch.nn.Linear) and name.rpartition(".")[2] not in keep
+        if isinstance(m, torch.nn.Linear) and name.rpartition(".")[2] not in FP32_LINEARS
     }
     # Copy everything but the linears' weights (they are quantized from the master's directly);
     # a weight tied to a non-linear module (the input embedding of a tied LM head) is copied.
@@ -90,9 +75,9 @@ def _packed_copy(model: torch.nn.Module, kind: str) -> torch.nn.Module:
         assert isinstance(master, torch.nn.Linear)
         parent_name, _, child = name.rpartition(".")
         parent = out.get_submodule(parent_name) if parent_name else out
-        quantized = qlinear(master.in_features, master.out_features, dtype=_PACKED[kind])
+        quantized = qlinear(master.in_features, master.out_features, dtype=torch.qint8)
         bias = master.bias.detach().float() if master.bias is not None else None
-        quantized.set_weight_bias(_packed_weight(master.weight, kind), bias)
+        quantized.set_weight_bias(_quantize_per_channel(master.weight), bias)
         setattr(parent, child, quantized)
     return out
 
@@ -106,17 +91,17 @@ class SamplerWeights:
         self.master = master
         self.dtype = dtype
         with torch.no_grad():
-            if dtype in _PACKED:
+            if dtype == "int8":
                 with warnings.catch_warnings():  # torch.ao's eager quantization is deprecated
                     warnings.simplefilter("ignore")
-                    self.model = _packed_copy(master, dtype)
+                    self.model = _int8_copy(master)
             else:
                 self.model = copy.deepcopy(master).to(getattr(torch, dtype))
         self.model.eval().requires_grad_(False)
 
     def sync(self) -> None:
-        """Copy the master's current weights in (re-packing the dynamic linears)."""
-        qlinear = _quantized_linear_type() if self.dtype in _PACKED else None
+        """Copy the master's current weights in (re-quantizing the int8 linears)."""
+        qlinear = _quantized_linear_type() if self.dtype == "int8" else None
         master_params = dict(self.master.named_parameters())
         with torch.no_grad():
             for name, param in self.model.named_parameters():
@@ -129,5 +114,4 @@ class SamplerWeights:
                         bias = (
                             full_tensor(src.bias).detach().float() if src.bias is not None else None
                         )
-                        weight = _packed_weight(full_tensor(src.weight), self.dtype)
-                        module.set_weight_bias(weight, bias)
+                        module.set_weight_bias(_quantize_per_channel(full_tensor(src.weight)), bias)

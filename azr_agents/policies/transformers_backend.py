@@ -144,7 +144,7 @@ class TransformersPolicy:
         master_dtype = next(model.parameters()).dtype
         wanted = self.config.generation_dtype
         self._sampler: SamplerWeights | None = None
-        if wanted != "auto" and (wanted not in _DTYPES or _DTYPES[wanted] != master_dtype):
+        if wanted != "auto" and (wanted == "int8" or _DTYPES[wanted] != master_dtype):
             # A low-precision copy for sampling; the optimizer keeps updating the master weights.
             self._sampler = SamplerWeights(model, wanted)
         self._gen_model: Any = self._sampler.model if self._sampler is not None else model

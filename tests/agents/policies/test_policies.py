@@ -390,28 +390,6 @@ def test_int8_sampler_is_approximate_and_follows_weight_updates(make_policy: Any
     assert torch.all((quantized - master).abs() <= scale * 0.51)
 
 
-def test_fp16_weights_sampler_is_close_approximate_and_follows_weight_updates(
-    make_policy: Any,
-) -> None:
-    policy = make_policy(generation_dtype="fp16_weights")
-    assert not policy.exact_logprobs
-    gens = policy.generate(PROMPTS, max_new_tokens=6, temperature=1.0, stop=[])
-    assert all(len(g.token_ids) == len(g.logprobs) > 0 for g in gens)
-    with torch.no_grad():
-        recomputed = policy.logprobs([PROMPTS[g.prompt_index] for g in gens],
-                                     [g.token_ids for g in gens])
-    for row, g in enumerate(gens):  # fp16 weights, fp32 arithmetic: close to the master model
-        assert g.logprobs == pytest.approx(recomputed.logprobs[row, : len(g.token_ids)].tolist(),
-                                           abs=1e-2)
-    layer = "model.layers.0.mlp.down_proj"
-    with torch.no_grad():
-        policy.model.get_submodule(layer).weight.mul_(-1.0)  # an in-place "optimizer step"
-    policy.generate(["abc"], 2, 1.0)
-    packed, _ = policy._gen_model.get_submodule(layer)._packed_params._weight_bias()
-    master = policy.model.get_submodule(layer).weight
-    assert torch.allclose(packed.float(), master, rtol=1e-3, atol=1e-6)
-
-
 def test_prefill_batches_prompts_while_padding_costs_less_than_a_pass() -> None:
     from azr_agents.policies.transformers_backend import _prefill_groups
 
