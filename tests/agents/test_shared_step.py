@@ -197,3 +197,15 @@ def test_busiest_counts_each_process_s_active_rows_per_mini_batch() -> None:
     assert batch.busiest([True, True, False, True, False], 2) == [2, 0]
     assert batch.busiest([False] * 5, 2) == [0, 0]
     assert batch.busiest([True] * 5, 1) == [3]
+
+
+@pytest.mark.slow
+def test_fsdp_step_with_every_sample_skipped(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """trr++ on the scripted samples: every group's rewards are alike, so every advantage is 0
+    and no process runs a forward (`optim.skip_zero_advantage`); the sharded step must still
+    finish in lockstep, with AdamW stepping on zero gradients on every process."""
+    ranks = _launch(2, tiny_model_dir, tmp_path / "fsdp", "optim.sharding=fsdp",
+                    "estimator.name=trr++", "optim.weight_decay=0.01", "optim.lr=1e-3")
+    assert [r["loss"] for r in ranks] == [None, None], "no token was computed"
+    assert all(r["grad_norm"] == 0.0 and r["resume_gap"] == 0.0 for r in ranks)
+    assert ranks[0]["weights"] == ranks[1]["weights"]
