@@ -47,6 +47,8 @@ def test_a_short_run_writes_a_complete_run_folder(tiny_model_dir: Path, tmp_path
     assert set(summary["groups"]) == {f"{t}/{r}" for t in ("deduction", "abduction", "induction")
                                       for r in ("propose", "solve")}
     records = read_metrics(run_dir / "metrics.jsonl")
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():  # strict JSON: no NaN
+        json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in metrics.jsonl"))
     assert [r["step"] for r in records if "groups" in r] == [1, 2]
     assert [r["step"] for r in records if "probe" in r] == [1, 2]
     for record in records:
