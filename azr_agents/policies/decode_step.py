@@ -143,9 +143,10 @@ def _attend_with_prefix(
     own = torch.matmul(query, keys.transpose(-1, -2)).mul_(scale)
     if mask is not None:
         own = own.masked_fill_(~mask, float("-inf"))
-    own_max = torch.maximum(own.amax(dim=-1, keepdim=True), prefix_max)  # finite: prefix's is
-    own_weights = own.sub_(own_max).exp_()
-    rescale = (prefix_max - own_max).exp_()
+    # The max over both parts (finite: the prefix's is), then each part rescaled to it.
+    joint_max = torch.maximum(own.amax(dim=-1, keepdim=True), prefix_max)
+    own_weights = own.sub_(joint_max).exp_()
+    rescale = (prefix_max - joint_max).exp_()
     total = own_weights.sum(dim=-1, keepdim=True).add_(prefix_sum * rescale)
     out = torch.matmul(own_weights, values).add_(prefix_out * rescale)
     return out.div_(total)
