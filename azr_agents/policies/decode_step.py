@@ -20,17 +20,13 @@ from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from azr_agents.policies.kv_cache import BufferCache, BufferLayer
 
 # Model classes whose decoder layer is exactly: RMSNorm, attention (q/k/v projections, rotary
 # embedding, softmax attention, o projection), residual, RMSNorm, MLP, residual.
 _SUPPORTED = {"LlamaForCausalLM", "Qwen2ForCausalLM"}
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
 class DecodeStep:
@@ -71,7 +67,6 @@ class DecodeStep:
         rows = tokens.shape[0]
         hidden = self.body.embed_tokens(tokens.unsqueeze(-1))
         cos, sin = self.body.rotary_emb(hidden, positions.unsqueeze(-1))
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)
         # Like transformers: no mask when nothing is padded (then SDPA repeats key/value heads
         # itself), else a boolean one with each key/value head's query heads as its query rows.
         mask = None if bool(attention_mask.all()) else attention_mask[:, None, None, :].bool()
@@ -83,8 +78,7 @@ class DecodeStep:
             query = attention.q_proj(x).view(rows, 1, -1, head_dim).transpose(1, 2)
             key = attention.k_proj(x).view(rows, 1, -1, head_dim).transpose(1, 2)
             value = attention.v_proj(x).view(rows, 1, -1, head_dim).transpose(1, 2)
-            query = query * cos + _rotate_half(query) * sin
-            key = key * cos + _rotate_half(key) * sin
+            query, key = apply_rotary_pos_emb(query, key, cos, sin)
             keys, values = cache_layer.update(key, value)
             groups = attention.num_key_value_groups
             if prefix is not None:
