@@ -13,7 +13,6 @@ after its checkpoint, as `metrics.jsonl` does.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -49,17 +48,9 @@ def sample_record(step: int, sample: Sample) -> dict[str, Any]:
         "completion": sample.text, "completion_tokens": len(sample.token_ids), "answer": answer,
         "reward": sample.reward, "reason": info.get("reason"), "detail": info.get("detail"),
         "format_ok": info.get("format_ok"), "accuracy": info.get("accuracy"),
-        "solve_rate": _finite(info.get("solve_rate")), "advantage": sample.advantage,
+        "solve_rate": info.get("solve_rate"), "advantage": sample.advantage,
         "task": info.get("task") or None,
     }
-
-
-def _finite(value: Any) -> Any:
-    """None for a missing number (a batched env reports an invalid proposal's solve rate as
-    NaN), so that samples.jsonl stays strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def capped(samples: Iterable[Sample], cap: int) -> list[Sample]:

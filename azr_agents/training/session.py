@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -39,8 +40,14 @@ Completer = Callable[[list[str]], list[str]]
 
 
 def _unbatch(batched: dict[str, Any], index: int) -> dict[str, Any]:
-    """One sub-env's info out of Gymnasium's dict-of-arrays batching."""
-    out = {}
+    """One sub-env's info out of Gymnasium's dict-of-arrays batching.
+
+    Gymnasium types a key's array by the first sub-env that reports it, so a later sub-env's
+    None in a float array comes back as NaN (an invalid proposal's `solve_rate` beside a valid
+    one's): NaN is read back as the None the env sent, so that no metric averages it and
+    samples.jsonl stays strict JSON.
+    """
+    out: dict[str, Any] = {}
     for key, value in batched.items():
         if key.startswith("_"):
             continue
@@ -48,7 +55,8 @@ def _unbatch(batched: dict[str, Any], index: int) -> dict[str, Any]:
             out[key] = _unbatch(value, index)
         else:
             item = value[index]
-            out[key] = item.item() if isinstance(item, np.generic) else item
+            item = item.item() if isinstance(item, np.generic) else item
+            out[key] = None if isinstance(item, float) and math.isnan(item) else item
     return out
 
 

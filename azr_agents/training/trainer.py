@@ -7,7 +7,6 @@ the environment (and its sandbox); the trainer never runs model text.
 
 from __future__ import annotations
 
-import math
 import random
 import resource
 import statistics
@@ -363,11 +362,10 @@ class Trainer:
             entry = {"reward": _mean(rewards), "reward_std": statistics.pstdev(rewards),
                      "response_tokens": _mean([len(s.token_ids) for s in members])}
             for key in info_keys:
-                values = [  # an invalid proposal's solve rate is NaN: not a value to average
+                values = [
                     float(s.info[key])
                     for s in members
                     if isinstance(s.info.get(key), (int, float, bool))
-                    and math.isfinite(s.info[key])
                 ]
                 if key == "accuracy" and members[0].role == "solve":
                     values = [float(bool(s.info.get(key))) for s in members]  # malformed = wrong

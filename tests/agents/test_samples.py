@@ -13,7 +13,6 @@ from azr_agents.training.samples import (
     capped,
     markdown_tables,
     read_samples,
-    sample_record,
     shorten_prompt,
 )
 
@@ -76,13 +75,3 @@ def test_the_tensorboard_table_escapes_what_would_break_it(tmp_path: Path) -> No
     lines = tables["induction/propose"].splitlines()
     assert len(lines) == 2 + 3 and all(line.count(" | ") == 5 for line in lines[2:])
     assert "a \\| b ⏎ c" in lines[2]
-
-
-def test_an_invalid_proposal_s_nan_solve_rate_is_written_as_null() -> None:
-    proposal = sample("deduction", "propose", 0)
-    proposal.info["solve_rate"] = float("nan")  # what a batched env reports for "no rate"
-    record = sample_record(1, proposal)
-    assert record["solve_rate"] is None
-    json.dumps(record, allow_nan=False)  # strict JSON
-    proposal.info["solve_rate"] = 0.25
-    assert sample_record(1, proposal)["solve_rate"] == 0.25

@@ -4,10 +4,16 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
+from types import SimpleNamespace
+
+from gymnasium.vector import VectorEnv
 
 from azr_agents.config import SelfPlayConfig
-from azr_agents.training.session import SelfPlaySession, load_buffers
+from azr_agents.training.rollout import Sample
+from azr_agents.training.samples import sample_record
+from azr_agents.training.session import SelfPlaySession, _unbatch, load_buffers
 from azr_env.buffers import BufferConfig
 from azr_env.config import EnvConfig
 from azr_env.executor import ExecutorConfig
@@ -94,3 +100,22 @@ def test_every_env_option_reaches_the_session_s_envs_and_executor() -> None:
         assert session.buffers is not None and session.buffers.config.keep == "oldest"
         assert session.executor.config.timeout_s == config.selfplay.env.executor.timeout_s == 5.0
         assert session.executor.config.workers == 1
+
+
+def test_an_invalid_proposal_s_nan_solve_rate_is_written_as_null() -> None:
+    """Gymnasium batches a valid proposal's solve rate and an invalid one's None into one float
+    array (the None becomes NaN); the session reads it back as None, and samples.jsonl stays
+    strict JSON."""
+    batched: dict = {}
+    batcher = SimpleNamespace(num_envs=2)
+    for i, info in enumerate([{"solve_rate": 0.25}, {"solve_rate": None}]):
+        batched = VectorEnv._add_info(batcher, batched, info, i)  # type: ignore[arg-type]
+    assert _unbatch(batched, 0) == {"solve_rate": 0.25}
+    info = _unbatch(batched, 1)
+    assert info == {"solve_rate": None}
+    proposal = Sample(prompt="p", text="x", token_ids=[1], logprobs=[0.0], reward=-1.0,
+                      task_type="deduction", role="propose", prompt_id="1:deduction:propose:0",
+                      info=info)
+    record = sample_record(1, proposal)
+    assert record["solve_rate"] is None
+    json.dumps(record, allow_nan=False)  # strict JSON
