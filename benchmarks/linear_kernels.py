@@ -11,7 +11,8 @@ each batch size, with:
   scale per output channel, dequantized inside the kernel) with bf16 or fp32 activations;
 - `fp16_weight`: fbgemm's `quantized.linear_dynamic_fp16` (fp16 weights, fp32 arithmetic);
 - `mkl_packed`: MKL's pre-packed sgemm (`mkl._mkl_linear`), packed for exactly that batch size
-  (it falls back to plain sgemm for any other); its packed weights' size is reported too.
+  (it falls back to plain sgemm for any other); its packed weights' size per batch size is
+  reported too.
 
 Each variant's time is the median of `--repeats` chains after one warm-up chain; the weights
 are the model's (540 MB in fp32, more than the caches hold), so each chain reads them from
@@ -46,8 +47,11 @@ def _int8_per_channel(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     return torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8), scale
 
 
-def chains(weights: list[torch.Tensor], batch: int) -> dict[str, Callable[[], None]]:
-    """One callable per variant that runs every linear layer once at `batch` rows."""
+def chains(
+    weights: list[torch.Tensor], batch: int
+) -> tuple[dict[str, Callable[[], None]], float]:
+    """One callable per variant that runs every linear layer once at `batch` rows, and the MiB
+    of MKL's weights packed for that batch size."""
     inputs = {w.shape[1]: torch.randn(batch, w.shape[1]) for w in weights}
     bf16_weights = [w.to(torch.bfloat16) for w in weights]
     bf16_inputs = {k: v.to(torch.bfloat16) for k, v in inputs.items()}
@@ -79,9 +83,10 @@ def chains(weights: list[torch.Tensor], batch: int) -> dict[str, Callable[[], No
         for w, p in zip(weights, packed, strict=True):
             torch.ops.mkl._mkl_linear(inputs[w.shape[1]], p, w, None, batch)
 
-    return {"fp32": fp32, "bf16": bf16, "int8_weight_bf16": int8_weight(bf16_inputs),
-            "int8_weight_fp32": int8_weight(inputs), "fp16_weight": fp16_weight,
-            "mkl_packed": mkl_packed}
+    variants = {"fp32": fp32, "bf16": bf16, "int8_weight_bf16": int8_weight(bf16_inputs),
+                "int8_weight_fp32": int8_weight(inputs), "fp16_weight": fp16_weight,
+                "mkl_packed": mkl_packed}
+    return variants, sum(p.numel() for p in packed) * 4 / 2**20
 
 
 def main() -> None:
@@ -94,14 +99,14 @@ def main() -> None:
     model = load_policy(seed=0).model  # type: ignore[attr-defined]
     weights = [m.weight.detach().contiguous() for m in model.modules()
                if isinstance(m, torch.nn.Linear)]
-    packed_mb = sum(torch.ops.mkl._mkl_reorder_linear_weight(w, 16).numel() for w in weights) * 4
     print(f"{len(weights)} linear layers, {sum(w.numel() for w in weights) / 1e6:.1f}M weights; "
-          f"MKL-packed for 16 rows: {packed_mb / 2**20:.0f} MiB; threads {torch.get_num_threads()}")
+          f"threads {torch.get_num_threads()}")
     rows = []
     with torch.inference_mode():
         for batch in args.batches:
             timings: dict[str, list[float]] = {}
-            for name, run in chains(weights, batch).items():
+            variants, packed_mib = chains(weights, batch)
+            for name, run in variants.items():
                 run()
                 timings[name] = []
                 for _ in range(args.repeats):
@@ -109,14 +114,15 @@ def main() -> None:
                     run()
                     timings[name].append(round((time.perf_counter() - started) * 1000, 2))
             median = {k: statistics.median(v) for k, v in timings.items()}
-            rows.append({"batch": batch, "median_ms": median, "runs_ms": timings})
-            print(f"batch {batch:>2}: " + "  ".join(f"{k} {v:.1f} ms" for k, v in median.items()),
-                  flush=True)
+            rows.append({"batch": batch, "median_ms": median, "runs_ms": timings,
+                         "mkl_packed_mib": round(packed_mib)})
+            print(f"batch {batch:>2}: " + "  ".join(f"{k} {v:.1f} ms" for k, v in median.items())
+                  + f"  (MKL-packed weights {packed_mib:.0f} MiB)", flush=True)
     record = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": commit(), "machine": machine(),
         "command": "python benchmarks/linear_kernels.py " + " ".join(sys.argv[1:]),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "mkl_packed_mib_for_16_rows": round(packed_mb / 2**20), "results": rows,
+        "results": rows,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with RESULTS.open("a") as f:
